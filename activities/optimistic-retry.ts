@@ -1,0 +1,33 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { isRetryableConflict, isUniqueViolation } from '../db/errors';
+import { VersionConflictType } from '../domain/errors';
+
+/** Thrown inside a transaction when a versioned UPDATE matched no row: someone else won the race. */
+export class LostRace extends Error {
+  override name = 'LostRace';
+}
+
+const isConflict = (err: unknown) => err instanceof LostRace || isRetryableConflict(err) || isUniqueViolation(err);
+
+/**
+ * Re-runs a whole read-modify-write transaction after a lost race, with exponential backoff and
+ * full jitter. When the bound is reached Temporal's own retry takes over (VersionConflict is retryable).
+ */
+export async function retryOnConflict<T>(
+  work: () => Promise<T>,
+  { attempts = 12, baseDelayMs = 4, maxDelayMs = 250 } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      if (attempt >= attempts) {
+        throw ApplicationFailure.retryable(`still losing optimistic-lock races after ${attempts} attempts`, VersionConflictType);
+      }
+      const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
+      await sleep(Math.random() * ceiling);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { insertPendingOrder, selectOrder, selectOrderForUpdate, updateOrderStatus, type OrderRow } from '../db/orders';
+import { insertOutboxEvent } from '../db/outbox';
+import { withTransaction, type Queryable } from '../db/pool';
+import { selectStep } from '../db/steps';
+import { BusinessError } from '../domain/errors';
+import {
+  orderTotalCents,
+  rewardCents,
+  type ConfirmationDecision,
+  type ConfirmationMode,
+  type OrderItem,
+  type SagaStep,
+} from '../domain/order';
+import { applyBalanceChange, ledgerKeys } from './balance';
+import type { ActivityDeps } from './deps';
+import { businessFailure } from './failures';
+import { LostRace, retryOnConflict } from './optimistic-retry';
+
+export const EVENTS_TOPIC = 'orders.events';
+
+export interface OpenOrderInput {
+  orderId: string;
+  customerId: string;
+  items: OrderItem[];
+  confirmation: ConfirmationMode;
+}
+
+export type CheckedStepState = 'applied' | 'not-applied' | 'compensated' | 'fenced';
+
+async function writeTerminalEvent(
+  tx: Queryable,
+  order: OrderRow,
+  eventType: 'order.confirmed' | 'order.cancelled',
+  extra: Record<string, unknown>,
+): Promise<void> {
+  const eventId = randomUUID();
+  await insertOutboxEvent(tx, {
+    eventId,
+    orderId: order.id,
+    topic: EVENTS_TOPIC,
+    key: order.id,
+    eventType,
+    payload: {
+      eventId,
+      type: eventType,
+      orderId: order.id,
+      messageId: order.id,
+      customerId: order.customer_id,
+      totalCents: order.total_cents,
+      occurredAt: new Date().toISOString(),
+      ...extra,
+    },
+  });
+}
+
+export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }: ActivityDeps) {
+  /** The "half message": durable but not yet visible downstream. Idempotent on the message ID. */
+  async function openOrder(input: OpenOrderInput): Promise<{ totalCents: number; created: boolean }> {
+    if (input.items.length === 0) throw businessFailure(BusinessError.InvalidOrder, 'an order needs at least one item');
+    const totalCents = orderTotalCents(input.items);
+    const created = await insertPendingOrder(pool, { id: input.orderId, customerId: input.customerId, items: input.items, totalCents, confirmation: input.confirmation });
+    return { totalCents, created };
+  }
+
+  async function commitOrder({ orderId }: { orderId: string }): Promise<{ rewardCents: number; alreadyCommitted: boolean }> {
+    return retryOnConflict(() =>
+      withTransaction(pool, async (tx) => {
+        const order = await selectOrderForUpdate(tx, orderId);
+        if (!order) throw new Error(`order ${orderId} not found at commit`);
+        if (order.status === 'CONFIRMED') return { rewardCents: 0, alreadyCommitted: true };
+        if (order.status === 'CANCELLED') throw businessFailure(BusinessError.OrderClosed, `order ${orderId} is already cancelled`);
+        const reward = rewardCents(order.total_cents, rewardBasisPoints);
+        if (reward > 0) {
+          await applyBalanceChange(tx, { accountId: order.customer_id, orderId, kind: 'reward', amountCents: reward, idempotencyKey: ledgerKeys.reward(orderId) });
+        }
+        if (!(await updateOrderStatus(tx, { id: orderId, version: order.version, status: 'CONFIRMED' }))) throw new LostRace(orderId);
+        await writeTerminalEvent(tx, order, 'order.confirmed', { status: 'CONFIRMED', rewardCents: reward });
+        return { rewardCents: reward, alreadyCommitted: false };
+      }),
+    );
+  }
+
+  async function cancelOrder(
+    input: OpenOrderInput & { reason: string; reviewReason?: string },
+  ): Promise<{ alreadyCancelled: boolean }> {
+    const result = await retryOnConflict(() =>
+      withTransaction(pool, async (tx) => {
+        // The saga may fail before its open step ran; the order must exist all the same.
+        await insertPendingOrder(tx, {
+          id: input.orderId,
+          customerId: input.customerId,
+          items: input.items,
+          totalCents: orderTotalCents(input.items),
+          confirmation: input.confirmation,
+        });
+        const order = (await selectOrderForUpdate(tx, input.orderId))!;
+        if (order.status === 'CANCELLED') return { alreadyCancelled: true };
+        if (order.status === 'CONFIRMED') throw businessFailure(BusinessError.OrderClosed, `order ${input.orderId} is already confirmed`);
+        const updated = await updateOrderStatus(tx, {
+          id: input.orderId,
+          version: order.version,
+          status: 'CANCELLED',
+          cancelReason: input.reason,
+          reviewReason: input.reviewReason,
+        });
+        if (!updated) throw new LostRace(input.orderId);
+        await writeTerminalEvent(tx, order, 'order.cancelled', {
+          status: 'CANCELLED',
+          reason: input.reason,
+          needsReview: input.reviewReason !== undefined,
+        });
+        return { alreadyCancelled: false };
+      }),
+    );
+    if (input.reviewReason) logger.warn({ orderId: input.orderId, reviewReason: input.reviewReason }, 'order flagged for review');
+    return result;
+  }
+
+  /** The check-back: what the database says about a step, by the order's idempotency key. */
+  async function checkStep({ orderId, step }: { orderId: string; step: SagaStep }): Promise<CheckedStepState> {
+    const row = await selectStep(pool, orderId, step);
+    return row ? row.state : 'not-applied';
+  }
+
+  async function readConfirmationDecision({ orderId }: { orderId: string }): Promise<ConfirmationDecision | null> {
+    const order = await selectOrder(pool, orderId);
+    return order?.confirmation_decision ?? null;
+  }
+
+  return { openOrder, commitOrder, cancelOrder, checkStep, readConfirmationDecision };
+}

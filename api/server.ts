@@ -1,0 +1,27 @@
+import { loadConfigOrExit } from '../config';
+import { buildApp } from './app';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const app = await buildApp(config);
+  const close = async (signal: string) => {
+    app.log.info({ signal }, 'draining and shutting down');
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void close('SIGINT'));
+  process.once('SIGTERM', () => void close('SIGTERM'));
+  try {
+    await app.listen({ host: config.API_HOST, port: config.API_PORT });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    process.stderr.write(
+      code === 'EADDRINUSE'
+        ? `error: port ${config.API_PORT} is already in use; set API_PORT to a free port\n`
+        : `error: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const commaList = z
+  .string()
+  .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1));
+
+/** Every environment variable the service reads, with its default. The README's table mirrors this. */
+export const configSchema = z.object({
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: port(3000),
+  API_KEY: z.string().min(16, 'API_KEY must be at least 16 characters').optional(),
+  API_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6000),
+  API_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port').default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/orders'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(10),
+  KAFKA_BROKERS: commaList.default(['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: z.string().default('saga-orchestrator'),
+  KAFKA_CONSUMER_GROUP: z.string().default('saga-orchestrator-intake'),
+  REWARD_BASIS_POINTS: z.coerce.number().int().min(0).max(10_000).default(100),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses once; a bad variable becomes one line naming it, what is wrong, and how to fix it. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(
+      `invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}; fix it or unset ${name} to use the default`,
+    );
+  }
+  return parsed.data;
+}
+
+/** For entry points: print the one-line cause and exit instead of a stack trace. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

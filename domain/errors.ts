@@ -1,0 +1,22 @@
+/**
+ * Failure types that no retry can fix. Activities throw ApplicationFailures of these types and the
+ * workflow lists them in `nonRetryableErrorTypes`; this module is shared by both, so it stays pure.
+ */
+export const BusinessError = {
+  OutOfStock: 'OutOfStock',
+  UnknownSku: 'UnknownSku',
+  InsufficientFunds: 'InsufficientFunds',
+  UnknownAccount: 'UnknownAccount',
+  /** The step's compensation already ran (empty rollback): a late action must not apply. */
+  StepFenced: 'StepFenced',
+  /** The order already ended the other way (confirmed vs cancelled). */
+  OrderClosed: 'OrderClosed',
+  InvalidOrder: 'InvalidOrder',
+} as const;
+
+export type BusinessErrorType = (typeof BusinessError)[keyof typeof BusinessError];
+
+export const businessErrorTypes: string[] = Object.values(BusinessError);
+
+/** Lost optimistic-lock races after the in-activity retries: retryable by Temporal. */
+export const VersionConflictType = 'VersionConflict';

@@ -1,0 +1,25 @@
+/** Plain types shared by workflows, activities and producers (no runtime dependencies). */
+export interface OrderItem {
+  sku: string;
+  quantity: number;
+  unitPriceCents: number;
+}
+
+export type ConfirmationMode = 'auto' | 'manual';
+export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED';
+export type SagaStep = 'reserve' | 'debit';
+export type StepState = 'applied' | 'compensated' | 'fenced';
+export type ConfirmationDecision = 'confirm' | 'cancel';
+
+export const TASK_QUEUE = 'orders';
+export const workflowIdFor = (messageId: string): string => `order-${messageId}`;
+
+export function orderTotalCents(items: readonly OrderItem[]): number {
+  const total = items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
+  if (!Number.isSafeInteger(total)) throw new RangeError('order total exceeds the safe integer range');
+  return total;
+}
+
+/** Cashback in whole cents, rounded down. */
+export const rewardCents = (totalCents: number, basisPoints: number): number =>
+  Math.floor((totalCents * basisPoints) / 10_000);

@@ -1,0 +1,32 @@
+import { Kafka, logLevel, type ITopicConfig } from 'kafkajs';
+
+export const Topics = {
+  commands: 'orders.commands',
+  deadLetters: 'orders.commands.dlq',
+  events: 'orders.events',
+} as const;
+
+/** Per-topic durability settings; production raises replication to 3 and min ISR to 2 (RELIABILITY.md B2). */
+export function topicSpecs({ replicationFactor = 1, minInsyncReplicas = 1, partitions = 3 } = {}): ITopicConfig[] {
+  const configEntries = [
+    { name: 'min.insync.replicas', value: String(minInsyncReplicas) },
+    { name: 'unclean.leader.election.enable', value: 'false' },
+  ];
+  return Object.values(Topics).map((topic) => ({ topic, numPartitions: partitions, replicationFactor, configEntries }));
+}
+
+export function createKafka({ brokers, clientId }: { brokers: string[]; clientId: string }): Kafka {
+  return new Kafka({ brokers, clientId, logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+}
+
+export async function ensureTopics(kafka: Kafka, specs = topicSpecs()): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((spec) => !existing.has(spec.topic));
+    if (missing.length) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}

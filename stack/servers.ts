@@ -1,0 +1,347 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+
+export const repoRoot = path.resolve(__dirname, '..');
+
+/** A start-up problem the user can fix; printed as one line. */
+export class StackError extends Error {
+  override name = 'StackError';
+}
+
+export interface Toolchain {
+  TEMPORAL_BIN: string;
+  TEMPORAL_TEST_SERVER_BIN: string;
+  KAFKA_LIBS: string;
+  PG_BIN: string;
+}
+
+export function readToolchain(stateDir: string): Toolchain {
+  const file = path.join(stateDir, 'toolchain.env');
+  if (!existsSync(file)) throw new StackError(`${file} is missing; run: npm run toolchain`);
+  const entries = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('='))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]);
+  const toolchain = Object.fromEntries(entries) as Partial<Toolchain>;
+  for (const key of ['TEMPORAL_BIN', 'TEMPORAL_TEST_SERVER_BIN', 'KAFKA_LIBS', 'PG_BIN'] as const) {
+    if (!toolchain[key] || !existsSync(toolchain[key])) {
+      throw new StackError(`${key} in ${file} points nowhere; run: npm run toolchain`);
+    }
+  }
+  return toolchain as Toolchain;
+}
+
+export async function assertPortFree(port: number, variable: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new StackError(`port ${port} is already in use; stop whatever holds it or set ${variable} to a free port`)
+          : err,
+      ),
+    );
+    probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(200);
+  }
+  throw new StackError(`${what} did not become ready within ${timeoutMs / 1000}s`);
+}
+
+export interface ManagedProcess {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  /** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+interface SpawnOptions {
+  name: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  /** Inherit stdout/stderr instead of writing to the log file. */
+  inheritOutput?: boolean;
+}
+
+export function spawnManaged(options: SpawnOptions): ManagedProcess {
+  mkdirSync(path.dirname(options.logFile), { recursive: true });
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env ?? process.env,
+    uid: options.uid,
+    gid: options.gid,
+    stdio: options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+  });
+  if (!options.inheritOutput) {
+    const log = createWriteStream(options.logFile, { flags: 'a' });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+  }
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(-1));
+  });
+  const stop = async (graceMs = 15_000): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { name: options.name, child, logFile: options.logFile, stop, exited };
+}
+
+/** Fails fast with the tail of the log when a server dies while we wait for it. */
+async function waitForServer(proc: ManagedProcess, what: string, check: () => Promise<boolean>, timeoutMs: number) {
+  let died = false;
+  void proc.exited.then(() => (died = true));
+  await waitUntil(
+    what,
+    async () => {
+      if (died) throw new StackError(`${what} exited during start-up; see ${proc.logFile}`);
+      return check();
+    },
+    timeoutMs,
+  ).catch(async (err: unknown) => {
+    await proc.stop(2_000);
+    if (died) throw new StackError(`${what} exited during start-up: ${tail(proc.logFile)} (log: ${proc.logFile})`);
+    throw err;
+  });
+}
+
+function tail(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines.slice(-1)[0]?.slice(0, 300) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+function postgresIds(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  // initdb and postgres refuse to run as root, so run them as Debian's postgres user.
+  const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const uid = id('-u');
+  if (!Number.isInteger(uid) || uid <= 0) throw new StackError('no postgres user; run: apt-get install postgresql-15');
+  return { uid, gid: id('-g') };
+}
+
+export interface PostgresOptions {
+  pgBin: string;
+  dataDir: string;
+  port: number;
+  logFile: string;
+  database: string;
+}
+
+export async function startPostgres(options: PostgresOptions): Promise<ManagedProcess & { url: string }> {
+  const ids = postgresIds();
+  if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    if (ids.uid !== undefined) chownSync(options.dataDir, ids.uid, ids.gid!);
+    const init = spawnSync(
+      path.join(options.pgBin, 'initdb'),
+      ['-D', options.dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8'],
+      { uid: ids.uid, gid: ids.gid, encoding: 'utf8' },
+    );
+    if (init.status !== 0) throw new StackError(`initdb failed: ${(init.stderr || init.stdout).trim().split('\n').pop()}`);
+  }
+  const proc = spawnManaged({
+    name: 'postgres',
+    command: path.join(options.pgBin, 'postgres'),
+    args: [
+      '-D', options.dataDir,
+      '-p', String(options.port),
+      '-k', options.dataDir,
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'max_connections=200',
+      '-c', 'fsync=on',
+    ],
+    logFile: options.logFile,
+    ...ids,
+  });
+  const adminUrl = `postgres://postgres@127.0.0.1:${options.port}/postgres`;
+  await waitForServer(proc, `PostgreSQL on :${options.port}`, () => queryOk(adminUrl), 30_000);
+  await ensureDatabase(adminUrl, options.database);
+  return { ...proc, url: `postgres://postgres@127.0.0.1:${options.port}/${options.database}` };
+}
+
+async function queryOk(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new StackError(`invalid database name ${database}`);
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database]);
+    if (!rowCount) await client.query(`create database ${database}`);
+  } finally {
+    await client.end();
+  }
+}
+
+// ---------------------------------------------------------------- Kafka
+
+export interface KafkaOptions {
+  libs: string;
+  dataDir: string;
+  port: number;
+  controllerPort: number;
+  logFile: string;
+  heapMb?: number;
+}
+
+function javaClasspath(libs: string): string {
+  return `${libs}/*`;
+}
+
+export async function startKafka(options: KafkaOptions): Promise<ManagedProcess & { brokers: string[] }> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const propertiesFile = path.join(options.dataDir, 'server.properties');
+  const log4jFile = path.join(options.dataDir, 'log4j.properties');
+  const logDir = path.join(options.dataDir, 'log');
+  writeFileSync(
+    propertiesFile,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${options.controllerPort}`,
+      `listeners=PLAINTEXT://127.0.0.1:${options.port},CONTROLLER://127.0.0.1:${options.controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${options.port}`,
+      'controller.listener.names=CONTROLLER',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name=PLAINTEXT',
+      `log.dirs=${logDir}`,
+      // Single-broker form of RELIABILITY.md B2: production uses RF 3 and min ISR 2.
+      'default.replication.factor=1',
+      'min.insync.replicas=1',
+      'unclean.leader.election.enable=false',
+      'auto.create.topics.enable=false',
+      'offsets.topic.replication.factor=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'group.initial.rebalance.delay.ms=0',
+      'num.partitions=3',
+    ].join('\n') + '\n',
+  );
+  writeFileSync(
+    log4jFile,
+    [
+      'log4j.rootLogger=WARN, stdout',
+      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+    ].join('\n') + '\n',
+  );
+  const javaArgs = [
+    `-Xmx${options.heapMb ?? 512}m`,
+    '-XX:+UseG1GC',
+    `-Dlog4j.configuration=file:${log4jFile}`,
+    '-cp',
+    javaClasspath(options.libs),
+  ];
+  if (!existsSync(path.join(logDir, 'meta.properties'))) {
+    const format = spawnSync(
+      'java',
+      [...javaArgs, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', propertiesFile],
+      { encoding: 'utf8' },
+    );
+    if (format.status !== 0) throw new StackError(`Kafka storage format failed: ${format.stderr.trim().split('\n').pop()}`);
+  }
+  const proc = spawnManaged({
+    name: 'kafka',
+    command: 'java',
+    args: [...javaArgs, 'kafka.Kafka', propertiesFile],
+    logFile: options.logFile,
+  });
+  await waitForServer(proc, `Kafka on :${options.port}`, () => canConnect(options.port), 60_000);
+  return { ...proc, brokers: [`127.0.0.1:${options.port}`] };
+}
+
+/** KRaft cluster IDs are 16 random bytes in URL-safe base64 without padding. */
+function randomClusterId(): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Buffer.from(bytes).toString('base64url');
+}
+
+// ---------------------------------------------------------------- Temporal
+
+export const searchAttributes = {
+  OrderId: 'Keyword',
+  CustomerId: 'Keyword',
+  OrderStatus: 'Keyword',
+  NeedsReview: 'Bool',
+} as const;
+
+export interface TemporalOptions {
+  temporalBin: string;
+  dbFile: string;
+  port: number;
+  uiPort: number;
+  logFile: string;
+  namespace: string;
+}
+
+export async function startTemporal(options: TemporalOptions): Promise<ManagedProcess & { address: string; uiUrl: string }> {
+  mkdirSync(path.dirname(options.dbFile), { recursive: true });
+  const proc = spawnManaged({
+    name: 'temporal',
+    command: options.temporalBin,
+    args: [
+      'server', 'start-dev',
+      '--ip', '127.0.0.1',
+      '--port', String(options.port),
+      '--ui-port', String(options.uiPort),
+      '--db-filename', options.dbFile,
+      '--namespace', options.namespace,
+      '--log-level', 'warn',
+      ...Object.entries(searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ],
+    logFile: options.logFile,
+  });
+  const uiUrl = `http://127.0.0.1:${options.uiPort}`;
+  await waitForServer(proc, `Temporal on :${options.port}`, () => canConnect(options.port), 60_000);
+  await waitForServer(proc, `Temporal UI on :${options.uiPort}`, async () => (await fetch(uiUrl)).ok, 30_000);
+  return { ...proc, address: `127.0.0.1:${options.port}`, uiUrl };
+}

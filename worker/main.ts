@@ -1,0 +1,30 @@
+import { loadConfigOrExit } from '../config';
+import { createPool } from '../db/pool';
+import { createLogger } from '../lib/logger';
+import { createOrderWorker } from './create-worker';
+import { connectWorker } from './temporal-connection';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
+  const connection = await connectWorker(config);
+  const worker = await createOrderWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    pool,
+    logger,
+    rewardBasisPoints: config.REWARD_BASIS_POINTS,
+  });
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker polling');
+  // The SDK installs SIGINT/SIGTERM handlers that drain in-flight tasks before run() resolves.
+  await worker.run();
+  await connection.close();
+  await pool.end();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,192 @@
+import { msToNumber } from '@temporalio/common/lib/time';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { businessErrorTypes } from '../domain/errors';
+import type { ConfirmationDecision, OrderItem, SagaStep } from '../domain/order';
+import { checkBack, compensation, forwardStep, untilDone } from './activity-profiles';
+import {
+  cancelSignal,
+  confirmSignal,
+  CustomerIdKey,
+  NeedsReviewKey,
+  OrderIdKey,
+  OrderStatusKey,
+  sagaDefaults,
+  statusQuery,
+  type OrderSagaInput,
+  type OrderSagaResult,
+  type OrderSagaStatus,
+  type SagaState,
+} from './definitions';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const forward = proxyActivities<Activities>(forwardStep);
+const bookkeeping = proxyActivities<Activities>(untilDone);
+const compensations = proxyActivities<Activities>(compensation);
+const checks = proxyActivities<Activities>(checkBack);
+
+/** Ends the forward path; carries the reason the order is cancelled. */
+class SagaAbort extends Error {
+  constructor(
+    message: string,
+    readonly reviewReason?: string,
+  ) {
+    super(message);
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof SagaAbort) return err.message;
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    return `${err.cause.type ?? 'Error'}: ${err.cause.message}`;
+  }
+  if (isCancellation(err)) return 'saga cancelled';
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isBusinessFailure(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    businessErrorTypes.includes(err.cause.type ?? '')
+  );
+}
+
+export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult> {
+  const options = { ...sagaDefaults, ...stripUndefined(input) };
+  const orderId = input.messageId;
+  const items: OrderItem[] = input.items;
+  const order = { orderId, customerId: input.customerId, items, confirmation: options.confirmation };
+
+  const status: OrderSagaStatus = {
+    orderId,
+    state: 'RUNNING',
+    currentStep: 'open',
+    stepsApplied: [],
+    compensationsDone: [],
+    checkBacksUsed: 0,
+    needsReview: false,
+  };
+  let decision: ConfirmationDecision | undefined;
+  let cancelReason: string | undefined;
+
+  setHandler(statusQuery, () => status);
+  setHandler(confirmSignal, () => {
+    decision ??= 'confirm';
+  });
+  setHandler(cancelSignal, (args) => {
+    if (decision) return;
+    decision = 'cancel';
+    cancelReason = args?.reason;
+  });
+
+  const publishState = (state: SagaState) => {
+    status.state = state;
+    upsertSearchAttributes([
+      { key: OrderIdKey, value: orderId },
+      { key: CustomerIdKey, value: input.customerId },
+      { key: OrderStatusKey, value: state },
+      { key: NeedsReviewKey, value: status.needsReview },
+    ]);
+  };
+  publishState('RUNNING');
+
+  /**
+   * Runs a forward step. A business failure means it did not apply. Any other failure (timeouts,
+   * attempts exhausted) leaves it in doubt: check back its stored status before deciding.
+   */
+  async function runStep(step: SagaStep, action: () => Promise<unknown>): Promise<void> {
+    status.currentStep = step;
+    try {
+      await action();
+    } catch (err) {
+      if (isBusinessFailure(err) || isCancellation(err)) throw err;
+      log.warn('step in doubt; checking back', { orderId, step, error: describeFailure(err) });
+      await resolveInDoubt(step, describeFailure(err));
+    }
+    status.stepsApplied.push(step);
+  }
+
+  async function resolveInDoubt(step: SagaStep, cause: string): Promise<void> {
+    for (let check = 1; check <= options.maxCheckBacks; check++) {
+      status.checkBacksUsed++;
+      const state = await checks.checkStep({ orderId, step }).catch(() => 'unknown' as const);
+      if (state === 'applied') return;
+      if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`);
+      if (check < options.maxCheckBacks) await sleep(options.checkBackInterval);
+    }
+    throw new SagaAbort(
+      `${step} outcome unknown after ${options.maxCheckBacks} check-backs (${cause})`,
+      `${step} in doubt after ${options.maxCheckBacks} check-backs`,
+    );
+  }
+
+  async function awaitConfirmation(): Promise<void> {
+    status.currentStep = 'confirmation';
+    publishState('AWAITING_CONFIRMATION');
+    const deadline = Date.now() + msToNumber(options.confirmWithin);
+    const every = msToNumber(options.checkBackEvery);
+    while (!decision) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      if (await condition(() => decision !== undefined, Math.min(every, remaining))) break;
+      // A decision stored in the database whose signal never arrived still counts.
+      decision = (await checks.readConfirmationDecision({ orderId }).catch(() => null)) ?? undefined;
+    }
+    if (!decision) throw new SagaAbort(`confirmation window of ${String(options.confirmWithin)} expired`);
+  }
+
+  // Compensations are registered before their step runs: a step that timed out may still have applied.
+  const undo: { step: SagaStep; run: () => Promise<string> }[] = [];
+  try {
+    const { totalCents } = await bookkeeping.openOrder(order);
+    undo.unshift({ step: 'reserve', run: () => compensations.releaseStock({ orderId }) });
+    await runStep('reserve', () => forward.reserveStock({ orderId, items }));
+    undo.unshift({ step: 'debit', run: () => compensations.refundDebit({ orderId }) });
+    await runStep('debit', () => forward.debitAccount({ orderId, accountId: input.customerId, amountCents: totalCents }));
+    if (options.confirmation === 'manual') await awaitConfirmation();
+    if (decision === 'cancel') throw new SagaAbort(cancelReason ? `cancelled: ${cancelReason}` : 'cancelled by request');
+    status.currentStep = 'commit';
+    await bookkeeping.commitOrder({ orderId });
+    status.currentStep = 'done';
+    publishState('CONFIRMED');
+    return status;
+  } catch (err) {
+    status.reason = describeFailure(err);
+    if (err instanceof SagaAbort && err.reviewReason) {
+      status.needsReview = true;
+      status.reviewReason = err.reviewReason;
+    }
+    log.info('compensating', { orderId, reason: status.reason });
+    await CancellationScope.nonCancellable(async () => {
+      status.currentStep = 'compensate';
+      publishState('COMPENSATING');
+      for (const { step, run } of undo) {
+        // Retried until done by the profile; a non-retryable failure here is a broken invariant and fails the saga loudly.
+        const outcome = await run();
+        status.compensationsDone.push({ step, outcome });
+      }
+      status.currentStep = 'cancel';
+      await bookkeeping.cancelOrder({ ...order, reason: status.reason!, reviewReason: status.reviewReason });
+    });
+    status.currentStep = 'done';
+    publishState('CANCELLED');
+    return status;
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
