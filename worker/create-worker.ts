@@ -1,7 +1,8 @@
+import path from 'node:path';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 
-export const workflowsPath = require.resolve('../workflows');
+export const workflowsPath = path.resolve(__dirname, '..', 'workflows', 'index.ts');
 
 /** The worker the fleet runs; tests pass their own connection, task queue and bundle. */
 export function createOrderWorker(
