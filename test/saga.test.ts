@@ -1,0 +1,283 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, type Activities } from '../activities';
+import { recordConfirmationDecision, selectOrder } from '../db/orders';
+import { workflowIdFor, type OrderItem } from '../domain/order';
+import { workflowsPath } from '../worker/create-worker';
+import type { OrderSagaInput, OrderSagaResult } from '../workflows/definitions';
+import { cancelSignal, statusQuery } from '../workflows/definitions';
+import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { assertInvariants } from './helpers/invariants';
+import { availableOf, balanceOf, ledgerOf, outboxOf, seed, uniqueIds } from './helpers/seed';
+import { startTimeSkippingEnv } from './helpers/temporal';
+import { quietLogger, quietBundlerLogger } from './helpers/loggers';
+
+describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundleWithSourceMap;
+  let db: TestDatabase;
+  let real: Activities;
+  let queue = 0;
+
+  beforeAll(async () => {
+    [env, bundle, db] = await Promise.all([
+      startTimeSkippingEnv(),
+      bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
+      createTestDatabase(),
+    ]);
+    real = createActivities({ pool: db.pool, logger: quietLogger, rewardBasisPoints: 100 });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+    await db?.drop();
+  });
+  afterEach(async () => assertInvariants(db.pool));
+
+  /** Runs one saga to its end on a fresh worker; `during` acts while it runs (signals, DB writes). */
+  async function runSaga(
+    input: OrderSagaInput,
+    { activities = {}, during }: { activities?: Partial<Activities>; during?: (wfId: string) => Promise<void> } = {},
+  ): Promise<OrderSagaResult> {
+    const taskQueue = `saga-${++queue}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: { ...real, ...activities },
+    });
+    return worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('orderSaga', {
+        taskQueue,
+        workflowId: workflowIdFor(input.messageId),
+        args: [input],
+      });
+      if (during) await during(handle.workflowId);
+      return (await handle.result()) as OrderSagaResult;
+    });
+  }
+
+  async function waitForState(workflowId: string, state: string): Promise<void> {
+    const handle = env.client.workflow.getHandle(workflowId);
+    for (let i = 0; i < 200; i++) {
+      if ((await handle.query(statusQuery)).state === state) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`workflow ${workflowId} never reached ${state}`);
+  }
+
+  function order(ids: ReturnType<typeof uniqueIds>, items: OrderItem[], extra: Partial<OrderSagaInput> = {}): OrderSagaInput {
+    return { messageId: ids.message, customerId: ids.account, items, ...extra };
+  }
+
+  it('auto mode: debit, stock, ledger, 1% reward and the outbox event are exact', async () => {
+    const ids = uniqueIds('happy');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 2, unitPriceCents: 1_999 }]));
+
+    expect(result).toMatchObject({ state: 'CONFIRMED', stepsApplied: ['reserve', 'debit'], compensationsDone: [], checkBacksUsed: 0 });
+    expect(await balanceOf(db.pool, ids.account)).toBe(10_000 - 3_998 + 39);
+    expect(await availableOf(db.pool, ids.sku)).toBe(3);
+    expect(await ledgerOf(db.pool, ids.account)).toEqual([
+      { kind: 'debit', amount_cents: -3_998, idempotency_key: `order:${ids.message}:debit` },
+      { kind: 'reward', amount_cents: 39, idempotency_key: `order:${ids.message}:reward` },
+    ]);
+    const events = await outboxOf(db.pool, ids.message);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ event_type: 'order.confirmed', key: ids.message, topic: 'orders.events' });
+    expect(events[0]!.payload).toMatchObject({ orderId: ids.message, totalCents: 3_998, rewardCents: 39, status: 'CONFIRMED' });
+    expect((await selectOrder(db.pool, ids.message))?.status).toBe('CONFIRMED');
+  });
+
+  it('out of stock: nothing debited, nothing left reserved', async () => {
+    const ids = uniqueIds('nostock');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 1], [`${ids.sku}-b`, 9]] });
+    const result = await runSaga(
+      order(ids, [
+        { sku: `${ids.sku}-b`, quantity: 3, unitPriceCents: 100 },
+        { sku: ids.sku, quantity: 2, unitPriceCents: 100 },
+      ]),
+    );
+    expect(result.state).toBe('CANCELLED');
+    expect(result.reason).toMatch(/^OutOfStock: /);
+    expect(result.compensationsDone).toEqual([{ step: 'reserve', outcome: 'fenced' }]);
+    expect(await balanceOf(db.pool, ids.account)).toBe(10_000);
+    expect(await ledgerOf(db.pool, ids.account)).toEqual([]);
+    expect(await availableOf(db.pool, ids.sku)).toBe(1);
+    expect(await availableOf(db.pool, `${ids.sku}-b`)).toBe(9);
+    const events = await outboxOf(db.pool, ids.message);
+    expect(events.map((e) => e.event_type)).toEqual(['order.cancelled']);
+  });
+
+  it('insufficient funds: the reserved stock is released', async () => {
+    const ids = uniqueIds('poor');
+    await seed(db.pool, { account: [ids.account, 500], skus: [[ids.sku, 4]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 2, unitPriceCents: 300 }]));
+    expect(result.state).toBe('CANCELLED');
+    expect(result.reason).toMatch(/^InsufficientFunds: /);
+    expect(result.compensationsDone).toEqual([
+      { step: 'debit', outcome: 'fenced' },
+      { step: 'reserve', outcome: 'compensated' },
+    ]);
+    expect(await availableOf(db.pool, ids.sku)).toBe(4);
+    expect(await balanceOf(db.pool, ids.account)).toBe(500);
+  });
+
+  it('unknown account: cancelled, stock released', async () => {
+    const ids = uniqueIds('ghost');
+    await seed(db.pool, { skus: [[ids.sku, 4]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 300 }]));
+    expect(result.reason).toMatch(/^UnknownAccount: /);
+    expect(await availableOf(db.pool, ids.sku)).toBe(4);
+  });
+
+  it('manual mode: a 10-minute window expires under time skipping in seconds, and compensates', async () => {
+    const ids = uniqueIds('expire');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const started = Date.now();
+    const result = await runSaga(
+      order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 250 }], { confirmation: 'manual', confirmWithin: '10 minutes' }),
+    );
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(result).toMatchObject({ state: 'CANCELLED', reason: 'confirmation window of 10 minutes expired' });
+    expect(result.compensationsDone).toEqual([
+      { step: 'debit', outcome: 'compensated' },
+      { step: 'reserve', outcome: 'compensated' },
+    ]);
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
+    expect(await availableOf(db.pool, ids.sku)).toBe(2);
+    expect(await ledgerOf(db.pool, ids.account)).toEqual([
+      { kind: 'debit', amount_cents: -250, idempotency_key: `order:${ids.message}:debit` },
+      { kind: 'refund', amount_cents: 250, idempotency_key: `order:${ids.message}:refund` },
+    ]);
+  });
+
+  it('manual mode: a confirmation stored in the database without its signal is committed by check-back', async () => {
+    const ids = uniqueIds('stored');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 400 }], { confirmation: 'manual' }), {
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        await recordConfirmationDecision(db.pool, { id: ids.message, decision: 'confirm' });
+      },
+    });
+    expect(result.state).toBe('CONFIRMED');
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 400 + 4);
+    expect(await availableOf(db.pool, ids.sku)).toBe(1);
+  });
+
+  it('manual mode: cancel during the window refunds and releases', async () => {
+    const ids = uniqueIds('cancel');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 2, unitPriceCents: 100 }], { confirmation: 'manual' }), {
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        await env.client.workflow.getHandle(workflowId).signal(cancelSignal, { reason: 'customer changed their mind' });
+      },
+    });
+    expect(result).toMatchObject({ state: 'CANCELLED', reason: 'cancelled: customer changed their mind' });
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
+    expect(await availableOf(db.pool, ids.sku)).toBe(2);
+    expect((await selectOrder(db.pool, ids.message))?.cancel_reason).toBe('cancelled: customer changed their mind');
+  });
+
+  it('crash after commit (C3): the debit commits, the activity throws, the retry is a no-op', async () => {
+    const ids = uniqueIds('crash');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    let calls = 0;
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }]), {
+      activities: {
+        debitAccount: async (args) => {
+          const outcome = await real.debitAccount(args);
+          if (++calls === 1) throw new Error('worker died before reporting the result');
+          return outcome;
+        },
+      },
+    });
+    expect(calls).toBe(2);
+    expect(result).toMatchObject({ state: 'CONFIRMED', checkBacksUsed: 0 });
+    expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(1);
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 100 + 1);
+  });
+
+  it('in doubt but applied: the check-back finds the step and the saga goes on', async () => {
+    const ids = uniqueIds('doubt-yes');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }]), {
+      activities: {
+        debitAccount: async (args) => {
+          await real.debitAccount(args);
+          throw ApplicationFailure.retryable('response lost', 'Timeout');
+        },
+      },
+    });
+    expect(result).toMatchObject({ state: 'CONFIRMED', stepsApplied: ['reserve', 'debit'], checkBacksUsed: 1 });
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 100 + 1);
+  });
+
+  it('in doubt and not applied: the check-back compensates and fences the step', async () => {
+    const ids = uniqueIds('doubt-no');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }]), {
+      activities: {
+        debitAccount: () => Promise.reject(ApplicationFailure.retryable('database timed out', 'Timeout')),
+      },
+    });
+    expect(result.state).toBe('CANCELLED');
+    expect(result.reason).toMatch(/^debit did not apply/);
+    expect(result.compensationsDone).toEqual([
+      { step: 'debit', outcome: 'fenced' },
+      { step: 'reserve', outcome: 'compensated' },
+    ]);
+    // The original action, arriving late, meets the fence.
+    await expect(real.debitAccount({ orderId: ids.message, accountId: ids.account, amountCents: 100 })).rejects.toMatchObject({
+      type: 'StepFenced',
+    });
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
+  });
+
+  it('still unknown after the last check-back: compensates and flags the order for review, never drops it', async () => {
+    const ids = uniqueIds('doubt-unknown');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    let checks = 0;
+    const result = await runSaga(
+      order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { maxCheckBacks: 4, checkBackInterval: '30 seconds' }),
+      {
+        activities: {
+          debitAccount: () => Promise.reject(ApplicationFailure.retryable('database timed out', 'Timeout')),
+          checkStep: () => {
+            checks++;
+            return Promise.reject(new Error('status store unreachable'));
+          },
+        },
+      },
+    );
+    expect(result).toMatchObject({ state: 'CANCELLED', checkBacksUsed: 4, needsReview: true, reviewReason: 'debit in doubt after 4 check-backs' });
+    expect(checks).toBe(4 * 2); // two attempts per check-back (the checkBack profile)
+    const stored = await selectOrder(db.pool, ids.message);
+    expect(stored).toMatchObject({ status: 'CANCELLED', needs_review: true, review_reason: 'debit in doubt after 4 check-backs' });
+    const events = await outboxOf(db.pool, ids.message);
+    expect(events[0]!.payload).toMatchObject({ needsReview: true });
+  });
+
+  it('a compensation that fails transiently twice is retried until done', async () => {
+    const ids = uniqueIds('flaky-refund');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    let refundCalls = 0;
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 300 }], { confirmation: 'manual', confirmWithin: '1 minute' }), {
+      activities: {
+        refundDebit: async (args) => {
+          if (++refundCalls <= 2) throw new Error('connection reset');
+          return real.refundDebit(args);
+        },
+      },
+    });
+    expect(refundCalls).toBe(3);
+    expect(result.compensationsDone).toEqual([
+      { step: 'debit', outcome: 'compensated' },
+      { step: 'reserve', outcome: 'compensated' },
+    ]);
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
+  });
+});
