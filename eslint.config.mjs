@@ -10,7 +10,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['*.mjs', '*.mts'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['*.mjs'],
+    files: ['*.mjs', '*.mts'],
     ...tseslint.configs.disableTypeChecked,
   },
   {

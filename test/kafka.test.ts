@@ -56,7 +56,13 @@ describe('kafka round trip on the real broker', () => {
     await again.subscribe({ topic, fromBeginning: true });
     const redelivered = await new Promise<number>((resolve, reject) => {
       again
-        .run({ autoCommit: false, eachMessage: async ({ message }) => resolve((JSON.parse(message.value!.toString()) as { n: number }).n) })
+        .run({
+          autoCommit: false,
+          eachMessage: ({ message }) => {
+            resolve((JSON.parse(message.value!.toString()) as { n: number }).n);
+            return Promise.resolve();
+          },
+        })
         .catch(reject);
     });
     await again.disconnect();

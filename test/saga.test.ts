@@ -13,6 +13,7 @@ import { assertInvariants } from './helpers/invariants';
 import { availableOf, balanceOf, ledgerOf, outboxOf, seed, uniqueIds } from './helpers/seed';
 import { startTimeSkippingEnv } from './helpers/temporal';
 import { quietLogger, quietBundlerLogger } from './helpers/loggers';
+import { recordHistory } from './helpers/histories';
 
 describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
   let env: TestWorkflowEnvironment;
@@ -54,7 +55,9 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
         args: [input],
       });
       if (during) await during(handle.workflowId);
-      return (await handle.result()) as OrderSagaResult;
+      const result = (await handle.result()) as OrderSagaResult;
+      if (process.env.RECORD_HISTORIES) recordHistory(input.messageId.replace(/-[0-9a-f]{8}$/, ''), await handle.fetchHistory());
+      return result;
     });
   }
 

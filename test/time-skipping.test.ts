@@ -19,7 +19,7 @@ describe('time-skipping test server', () => {
   it('runs a workflow that sleeps 10 minutes in seconds of wall time', async () => {
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: 'sleepers', workflowBundle: bundle });
     const started = Date.now();
-    const result = await worker.runUntil(
+    const result: unknown = await worker.runUntil(
       env.client.workflow.execute('sleeper', { taskQueue: 'sleepers', workflowId: 'sleeper-1', args: [{ duration: '10 minutes' }] }),
     );
     const wallMs = Date.now() - started;
