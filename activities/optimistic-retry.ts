@@ -8,6 +8,9 @@ export class LostRace extends Error {
   override name = 'LostRace';
 }
 
+/** Process-wide count of lost races that were retried; exported as a metric. */
+export const conflictStats = { retried: 0, exhausted: 0 };
+
 const isConflict = (err: unknown) => err instanceof LostRace || isRetryableConflict(err) || isUniqueViolation(err);
 
 /**
@@ -24,8 +27,10 @@ export async function retryOnConflict<T>(
     } catch (err) {
       if (!isConflict(err)) throw err;
       if (attempt >= attempts) {
+        conflictStats.exhausted++;
         throw ApplicationFailure.retryable(`still losing optimistic-lock races after ${attempts} attempts`, VersionConflictType);
       }
+      conflictStats.retried++;
       const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
       await sleep(Math.random() * ceiling);
     }
