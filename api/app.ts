@@ -1,10 +1,18 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config';
+import { registerAuth } from './plugins/auth';
 import { registerDatabase } from './plugins/database';
 import { registerErrorHandler } from './plugins/errors';
+import { registerMetrics } from './plugins/metrics';
 import { registerTemporal } from './plugins/temporal';
+import { registerAccountRoutes } from './routes/accounts';
 import { registerHealthRoutes } from './routes/health';
+import { registerInventoryRoutes } from './routes/inventory';
+import { registerOrderRoutes } from './routes/orders';
 
 /** Builds the app without listening, so tests drive it with `app.inject`. */
 export async function buildApp(config: Config, { logger = true }: { logger?: boolean } = {}): Promise<FastifyInstance> {
@@ -16,9 +24,20 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
+  await app.register(swagger, {
+    openapi: { info: { title: 'saga-orchestrator', version: '0.1.0' } },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(rateLimit, { max: config.API_RATE_LIMIT_PER_MINUTE, timeWindow: '1 minute' });
+  registerAuth(app, { apiKey: config.API_KEY });
   registerDatabase(app, { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
   registerTemporal(app, { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  registerMetrics(app);
   registerHealthRoutes(app);
+  registerOrderRoutes(app, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+  registerAccountRoutes(app);
+  registerInventoryRoutes(app);
   await app.ready();
   return app;
 }

@@ -169,7 +169,15 @@ export async function startPostgres(options: PostgresOptions): Promise<ManagedPr
   const ids = postgresIds();
   if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    if (ids.uid !== undefined) chownSync(options.dataDir, ids.uid, ids.gid!);
+    if (ids.uid !== undefined) {
+      chownSync(options.dataDir, ids.uid, ids.gid!);
+      const reachable = spawnSync('test', ['-w', options.dataDir], { uid: ids.uid, gid: ids.gid }).status === 0;
+      if (!reachable) {
+        throw new StackError(
+          `the postgres user cannot reach ${options.dataDir} (a parent folder is private); set STACK_DIR to a folder it can traverse, or chmod o+x the parents`,
+        );
+      }
+    }
     const init = spawnSync(
       path.join(options.pgBin, 'initdb'),
       ['-D', options.dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8'],

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { applyBalanceChange, ledgerKeys } from '../../activities/balance';
+import { retryOnConflict } from '../../activities/optimistic-retry';
+import { insertAccount, selectAccount } from '../../db/accounts';
+import { selectRecentLedgerEntries } from '../../db/ledger';
+import { withTransaction } from '../../db/pool';
+import { HttpError } from '../http-errors';
+import { accountIdParams, createAccountSchema, creditSchema, idempotencyHeaders } from '../schemas';
+
+export function registerAccountRoutes(app: FastifyInstance): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.post('/accounts', { schema: { body: createAccountSchema, tags: ['accounts'] } }, async (request, reply) => {
+    const { accountId, openingBalanceCents } = request.body;
+    const created = await insertAccount(app.db, { id: accountId, openingBalanceCents });
+    const account = (await selectAccount(app.db, accountId))!;
+    if (!created && account.opening_balance_cents !== openingBalanceCents) {
+      throw new HttpError(409, 'AccountExists', `account ${accountId} exists with a different opening balance`);
+    }
+    return reply.code(created ? 201 : 200).send({ accountId, balanceCents: account.balance_cents, version: account.version, created });
+  });
+
+  routes.post(
+    '/accounts/:accountId/credits',
+    { schema: { params: accountIdParams, body: creditSchema, headers: idempotencyHeaders, tags: ['accounts'] } },
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'];
+      if (!key) throw new HttpError(400, 'MissingIdempotencyKey', 'a top-up needs an Idempotency-Key header');
+      const { accountId } = request.params;
+      const result = await retryOnConflict(() =>
+        withTransaction(app.db, (tx) =>
+          applyBalanceChange(tx, { accountId, orderId: null, kind: 'credit', amountCents: request.body.amountCents, idempotencyKey: ledgerKeys.credit(key) }),
+        ),
+      ).catch((err: unknown) => {
+        if ((err as { type?: string }).type === 'UnknownAccount') throw new HttpError(404, 'AccountNotFound', `no account ${accountId}`);
+        throw err;
+      });
+      return reply.code(result.applied ? 201 : 200).send({ accountId, applied: result.applied, balanceAfterCents: result.balanceAfterCents });
+    },
+  );
+
+  routes.get('/accounts/:accountId', { schema: { params: accountIdParams, tags: ['accounts'] } }, async (request) => {
+    const account = await selectAccount(app.db, request.params.accountId);
+    if (!account) throw new HttpError(404, 'AccountNotFound', `no account ${request.params.accountId}`);
+    const entries = await selectRecentLedgerEntries(app.db, account.id, 20);
+    return {
+      accountId: account.id,
+      balanceCents: account.balance_cents,
+      openingBalanceCents: account.opening_balance_cents,
+      version: account.version,
+      recentLedgerEntries: entries.map((e) => ({
+        key: e.idempotency_key,
+        orderId: e.order_id,
+        kind: e.kind,
+        amountCents: e.amount_cents,
+        balanceAfterCents: e.balance_after_cents,
+        at: e.created_at.toISOString(),
+      })),
+    };
+  });
+}

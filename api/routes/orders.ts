@@ -1,0 +1,114 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { recordConfirmationDecision, selectOrder, type OrderRow } from '../../db/orders';
+import { workflowIdFor, type ConfirmationDecision } from '../../domain/order';
+import { MessageConflictError, startOrder, TemporalUnavailableError } from '../../intake/start-order';
+import { cancelSignal, confirmSignal, statusQuery } from '../../workflows/definitions';
+import { HttpError } from '../http-errors';
+import { cancelSchema, idempotencyHeaders, orderCommandSchema, orderIdParams } from '../schemas';
+
+const RETRY_AFTER_SECONDS = '5';
+
+function orderView(row: OrderRow) {
+  return {
+    orderId: row.id,
+    customerId: row.customer_id,
+    items: row.items,
+    totalCents: row.total_cents,
+    status: row.status,
+    confirmation: row.confirmation,
+    cancelReason: row.cancel_reason,
+    needsReview: row.needs_review,
+    reviewReason: row.review_reason,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQueue: string }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.post(
+    '/orders',
+    { schema: { body: orderCommandSchema, headers: idempotencyHeaders, tags: ['orders'], summary: 'Place an order (starts its saga)' } },
+    async (request, reply) => {
+      const headerId = request.headers['idempotency-key'];
+      const { messageId: bodyId, ...order } = request.body;
+      if (headerId && bodyId && headerId !== bodyId) {
+        throw new HttpError(400, 'MessageIdMismatch', 'Idempotency-Key header and body messageId differ');
+      }
+      const messageId = headerId ?? bodyId;
+      if (!messageId) throw new HttpError(400, 'MissingMessageId', 'send an Idempotency-Key header or a messageId in the body');
+      try {
+        const result = await startOrder({ client: app.temporal, pool: app.db, taskQueue }, { messageId, ...order }, 'rest');
+        app.metrics.ordersStarted.inc({ source: 'rest', result: result.duplicate ? 'duplicate' : 'started' });
+        const stored = await selectOrder(app.db, messageId);
+        return reply.code(result.duplicate ? 200 : 202).send({ ...result, status: stored?.status ?? 'PENDING' });
+      } catch (err) {
+        if (err instanceof MessageConflictError) {
+          app.metrics.ordersStarted.inc({ source: 'rest', result: 'conflict' });
+          throw new HttpError(409, 'MessageIdConflict', err.message);
+        }
+        if (err instanceof TemporalUnavailableError) {
+          app.metrics.ordersStarted.inc({ source: 'rest', result: 'unavailable' });
+          throw new HttpError(503, 'TemporalUnavailable', 'order intake is temporarily unavailable; nothing was recorded, retry with the same Idempotency-Key', {
+            'retry-after': RETRY_AFTER_SECONDS,
+          });
+        }
+        throw err;
+      }
+    },
+  );
+
+  routes.get('/orders/:orderId', { schema: { params: orderIdParams, tags: ['orders'] } }, async (request) => {
+    const { orderId } = request.params;
+    const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
+    try {
+      const description = await handle.describe();
+      if (description.status.name === 'RUNNING') {
+        const saga = await handle.query(statusQuery);
+        const row = await selectOrder(app.db, orderId);
+        return { ...(row ? orderView(row) : { orderId, status: 'PENDING' }), saga, source: 'workflow' };
+      }
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) request.log.warn({ err, orderId }, 'workflow lookup failed; answering from the database');
+    }
+    const row = await selectOrder(app.db, orderId);
+    if (!row) throw new HttpError(404, 'OrderNotFound', `no order ${orderId}`);
+    return { ...orderView(row), source: 'database' };
+  });
+
+  const decide = (decision: ConfirmationDecision) => async (orderId: string, reason?: string) => {
+    const row = await selectOrder(app.db, orderId);
+    const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
+    if (!row) {
+      await handle.describe().catch((err: unknown) => {
+        throw err instanceof WorkflowNotFoundError ? new HttpError(404, 'OrderNotFound', `no order ${orderId}`) : err;
+      });
+    }
+    const settled = decision === 'confirm' ? 'CONFIRMED' : 'CANCELLED';
+    if (row?.status === settled) return { orderId, decision, status: row.status };
+    if (row && row.status !== 'PENDING') {
+      throw new HttpError(409, 'OrderClosed', `order ${orderId} is already ${row.status}`);
+    }
+    if (row) {
+      // Stored first: if the signal is lost, the saga's check-back still finds the decision.
+      const standing = await recordConfirmationDecision(app.db, { id: orderId, decision });
+      if (standing && standing !== decision) throw new HttpError(409, 'DecisionConflict', `order ${orderId} already has decision ${standing}`);
+    }
+    await (decision === 'confirm' ? handle.signal(confirmSignal) : handle.signal(cancelSignal, { reason })).catch((err: unknown) => {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    });
+    return { orderId, decision, status: row?.status ?? 'PENDING' };
+  };
+
+  routes.post('/orders/:orderId/confirm', { schema: { params: orderIdParams, tags: ['orders'] } }, async (request, reply) =>
+    reply.code(202).send(await decide('confirm')(request.params.orderId)),
+  );
+  routes.post(
+    '/orders/:orderId/cancel',
+    { schema: { params: orderIdParams, body: cancelSchema, tags: ['orders'] } },
+    async (request, reply) => reply.code(202).send(await decide('cancel')(request.params.orderId, request.body?.reason)),
+  );
+}

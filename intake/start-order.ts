@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import { insertProcessedMessage, selectProcessedMessage } from '../db/processed-messages';
+import type { Pool } from '../db/pool';
+import { workflowIdFor } from '../domain/order';
+import type { OrderSagaInput } from '../workflows/definitions';
+
+export interface OrderRequest {
+  messageId: string;
+  customerId: string;
+  items: { sku: string; quantity: number; unitPriceCents: number }[];
+  confirmation?: 'auto' | 'manual';
+  confirmWithin?: string;
+}
+
+export interface StartResult {
+  orderId: string;
+  workflowId: string;
+  runId: string;
+  duplicate: boolean;
+}
+
+/** Same message ID, different content: the producer has a bug; refuse rather than guess. */
+export class MessageConflictError extends Error {
+  override name = 'MessageConflictError';
+}
+
+/** Temporal did not acknowledge the start: nothing was started or recorded; retry later. */
+export class TemporalUnavailableError extends Error {
+  override name = 'TemporalUnavailableError';
+}
+
+/** A stable hash of what the message asks for (not of how it arrived). */
+export function fingerprint(request: OrderRequest): string {
+  const canonical = JSON.stringify({
+    customerId: request.customerId,
+    items: request.items.map((i) => [i.sku, i.quantity, i.unitPriceCents]),
+    confirmation: request.confirmation ?? 'auto',
+    confirmWithin: request.confirmWithin ?? null,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function isUnavailable(err: unknown): boolean {
+  const text = err instanceof Error ? `${err.name} ${err.message} ${String((err as { code?: unknown }).code)}` : String(err);
+  return /unavailable|ECONNREFUSED|connect|deadline|timed? ?out|ServiceError|14 UNAVAILABLE/i.test(text);
+}
+
+/**
+ * The one function both producers call. The workflow start is the only write that matters; the
+ * processed_messages row makes duplicates collapse even after Temporal's retention has passed.
+ */
+export async function startOrder(
+  deps: { client: Client; pool: Pool; taskQueue: string },
+  request: OrderRequest,
+  source: 'rest' | 'kafka',
+): Promise<StartResult> {
+  const workflowId = workflowIdFor(request.messageId);
+  const print = fingerprint(request);
+  const known = await selectProcessedMessage(deps.pool, request.messageId);
+  if (known) {
+    if (known.fingerprint !== print) throw new MessageConflictError(`message ${request.messageId} was already accepted with different content`);
+    return { orderId: request.messageId, workflowId: known.workflow_id, runId: known.run_id ?? '', duplicate: true };
+  }
+
+  const input: OrderSagaInput = {
+    messageId: request.messageId,
+    customerId: request.customerId,
+    items: request.items,
+    confirmation: request.confirmation,
+    confirmWithin: request.confirmWithin as OrderSagaInput['confirmWithin'],
+  };
+  let runId: string;
+  try {
+    const handle = await deps.client.workflow.start('orderSaga', {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+    runId = handle.firstExecutionRunId;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      // Closed, and the processed_messages row was lost or never written: recover the run ID.
+      const description = await deps.client.workflow.getHandle(workflowId).describe();
+      runId = description.runId;
+    } else if (isUnavailable(err)) {
+      throw new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    } else {
+      throw err;
+    }
+  }
+
+  const inserted = await insertProcessedMessage(deps.pool, { messageId: request.messageId, workflowId, runId, source, fingerprint: print });
+  if (!inserted) {
+    const winner = await selectProcessedMessage(deps.pool, request.messageId);
+    if (winner && winner.fingerprint !== print) throw new MessageConflictError(`message ${request.messageId} was already accepted with different content`);
+    return { orderId: request.messageId, workflowId, runId: winner?.run_id ?? runId, duplicate: true };
+  }
+  return { orderId: request.messageId, workflowId, runId, duplicate: false };
+}
