@@ -23,6 +23,8 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // JSON only: other content types are refused before they reach a route.
+  app.removeContentTypeParser('text/plain');
   registerErrorHandler(app);
   await app.register(swagger, {
     openapi: { info: { title: 'saga-orchestrator', version: '0.1.0' } },

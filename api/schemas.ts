@@ -19,12 +19,13 @@ export const orderItemSchema = z.strictObject({
 export const durationSchema = z
   .string()
   .regex(/^[1-9]\d{0,6} (seconds?|minutes?|hours?)$/, "a duration like '90 seconds', '10 minutes' or '2 hours'")
-  .refine((s) => durationMs(s) <= 7 * 24 * 3600 * 1000, 'at most 7 days');
+  .refine((s) => !(durationMs(s) > 7 * 24 * 3600 * 1000), 'at most 7 days');
 
 export function durationMs(s: string): number {
-  const [amount, unit] = s.split(' ') as [string, string];
-  const factor = unit.startsWith('second') ? 1_000 : unit.startsWith('minute') ? 60_000 : 3_600_000;
-  return Number(amount) * factor;
+  const match = /^(\d+) (second|minute|hour)s?$/.exec(s);
+  if (!match) return Number.NaN;
+  const factor = { second: 1_000, minute: 60_000, hour: 3_600_000 }[match[2] as 'second' | 'minute' | 'hour'];
+  return Number(match[1]) * factor;
 }
 
 /** The order command: the body of POST /orders and the value of a Kafka orders.commands message. */

@@ -21,15 +21,21 @@ run_until_up() {
     sleep 0.2
   done
   echo "$(date +%s.%N) - $t0" | bc
-  pkill -TERM -f "tsx stack/start.ts" || true
+  stop0=$(date +%s.%N)
+  pkill -TERM -f "stack/start.ts" || true
   wait "$pid" 2>/dev/null || true
-  sleep 1
+  for _ in $(seq 1 300); do ports_bound || break; sleep 0.1; done
+  echo "$(date +%s.%N) - $stop0" | bc >"$log.stop"
 }
+
+ports_bound() { ss -ltn | grep -qE ':(3000|7233|8233|9092|9093|5432) '; }
 
 cold=$(run_until_up "$work/cold.log")
 warm=$(run_until_up "$work/warm.log")
 printf 'cold start (install + servers): %.1f s\nwarm start:                     %.1f s\n' "$cold" "$warm"
 printf 'stack-reported server start (warm): %s\n' "$(grep -o 'is up ([0-9.]*s)' "$work/warm.log")"
+printf 'stop after SIGTERM until every port is free: %.1f s (cold run), %.1f s (warm run)\n' "$(cat "$work/cold.log.stop")" "$(cat "$work/warm.log.stop")"
 left=$(ss -ltn | grep -cE ':(3000|7233|8233|9092|9093|5432) ' || true)
-echo "ports still bound after Ctrl-C: $left"
+echo "ports still bound at the end: $left"
+echo "processes left: $(pgrep -fc "$work" || true)"
 rm -rf "$work"

@@ -6,6 +6,8 @@ import type { Pool } from '../db/pool';
 import { workflowIdFor } from '../domain/order';
 import type { OrderSagaInput } from '../workflows/definitions';
 
+const START_DEADLINE_MS = 5_000;
+
 export interface OrderRequest {
   messageId: string;
   customerId: string;
@@ -69,17 +71,22 @@ export async function startOrder(
     customerId: request.customerId,
     items: request.items,
     confirmation: request.confirmation,
+    // The schema admits only forms like '10 minutes'; lint cannot resolve the SDK's Duration template type.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
     confirmWithin: request.confirmWithin as OrderSagaInput['confirmWithin'],
   };
   let runId: string;
   try {
-    const handle = await deps.client.workflow.start('orderSaga', {
-      taskQueue: deps.taskQueue,
-      workflowId,
-      args: [input],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    });
+    // Bounded, so an outage answers 503 in seconds rather than after the SDK's long retry schedule.
+    const handle = await deps.client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+      deps.client.workflow.start('orderSaga', {
+        taskQueue: deps.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      }),
+    );
     runId = handle.firstExecutionRunId;
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {

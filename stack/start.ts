@@ -31,9 +31,12 @@ const stackSchema = z.object({
 const started: ManagedProcess[] = [];
 let stopping = false;
 
+const serverNames = new Set(['temporal', 'postgres', 'kafka']);
+
 async function stopAll(): Promise<void> {
-  // Reverse order: API and worker first so nothing talks to a server that is going away.
-  for (const proc of [...started].reverse()) await proc.stop();
+  // Apps first (API before worker), so nothing talks to a server that is going away; then the servers together.
+  for (const proc of [...started].reverse().filter((p) => !serverNames.has(p.name))) await proc.stop();
+  await Promise.all(started.filter((p) => serverNames.has(p.name)).map((p) => p.stop()));
 }
 
 function acquireLock(lockFile: string): void {

@@ -8,11 +8,12 @@ const readOnly = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function registerAuth(app: FastifyInstance, { apiKey }: { apiKey?: string }): void {
   if (!apiKey) return;
   const expected = Buffer.from(`Bearer ${apiKey}`);
-  app.addHook('onRequest', async (request) => {
-    if (readOnly.has(request.method)) return;
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (readOnly.has(request.method)) return done();
     const given = Buffer.from(request.headers.authorization ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new HttpError(401, 'Unauthorized', 'missing or wrong Authorization: Bearer <API_KEY>', { 'www-authenticate': 'Bearer' });
+      return done(new HttpError(401, 'Unauthorized', 'missing or wrong Authorization: Bearer <API_KEY>', { 'www-authenticate': 'Bearer' }));
     }
+    done();
   });
 }

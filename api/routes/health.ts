@@ -9,7 +9,7 @@ export function registerHealthRoutes(app: FastifyInstance): void {
         () => 'ok',
         () => 'unreachable',
       ),
-      app.temporal.workflowService.getSystemInfo({}).then(
+      app.temporal.withDeadline(Date.now() + 2_000, () => app.temporal.workflowService.getSystemInfo({})).then(
         () => 'ok',
         () => 'unreachable',
       ),

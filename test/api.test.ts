@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../api/app';
+import { loadConfig } from '../config';
+import { workflowIdFor } from '../domain/order';
+import { createOrderWorker, workflowsPath } from '../worker/create-worker';
+import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { createDevServer } from './helpers/dev-server';
+import { assertInvariants } from './helpers/invariants';
+import { quietBundlerLogger, quietLogger } from './helpers/loggers';
+import { balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
+
+describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
+  let db: TestDatabase;
+  let temporal: Awaited<ReturnType<typeof createDevServer>>;
+  let app: FastifyInstance;
+  let client: Client;
+  let worker: Worker;
+  let workerDone: Promise<void>;
+  const taskQueue = `api-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    let bundle;
+    [db, temporal, bundle] = await Promise.all([
+      createTestDatabase(),
+      createDevServer(),
+      bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
+    ]);
+    const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'silent' });
+    app = await buildApp(config, { logger: false });
+    client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+    worker = await createOrderWorker({
+      connection: await NativeConnection.connect({ address: temporal.address }),
+      taskQueue,
+      workflowBundle: bundle,
+      pool: db.pool,
+      logger: quietLogger,
+    });
+    workerDone = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await workerDone;
+    await app?.close();
+    await temporal?.stop();
+    await db?.drop();
+  });
+  afterEach(async () => assertInvariants(db.pool, { allowPending: true }));
+
+  const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url, payload: payload as object, headers });
+
+  async function waitForResult(orderId: string): Promise<unknown> {
+    return (await client.workflow.getHandle(workflowIdFor(orderId)).result()) as unknown;
+  }
+
+  async function workflowExists(orderId: string): Promise<boolean> {
+    try {
+      await client.workflow.getHandle(workflowIdFor(orderId)).describe();
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async function processedRows(messageId: string): Promise<number> {
+    const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from processed_messages where message_id = $1', [messageId]);
+    return rows[0]!.n;
+  }
+
+  it('100 concurrent POSTs with one message ID: one workflow, one order, one debit', async () => {
+    const ids = uniqueIds('burst');
+    await seed(db.pool, { account: [ids.account, 100_000], skus: [[ids.sku, 10]] });
+    const body = { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 1_234 }] };
+    const responses = await Promise.all(Array.from({ length: 100 }, () => post('/orders', body, { 'idempotency-key': ids.message })));
+    const statuses = responses.map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(99);
+    const bodies = responses.map((r) => r.json<{ workflowId: string; runId: string; duplicate: boolean }>());
+    expect(new Set(bodies.map((b) => `${b.workflowId}/${b.runId}`)).size).toBe(1);
+    expect(bodies.filter((b) => !b.duplicate)).toHaveLength(1);
+
+    await waitForResult(ids.message);
+    const debits = (await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit');
+    expect(debits).toHaveLength(1);
+    expect(await balanceOf(db.pool, ids.account)).toBe(100_000 - 1_234 + 12);
+    const { rows } = await db.pool.query('select id from orders where id = $1', [ids.message]);
+    expect(rows).toHaveLength(1);
+
+    // After the workflow closed, a duplicate still collapses onto the same run.
+    const late = await post('/orders', { ...body, messageId: ids.message });
+    expect(late.statusCode).toBe(200);
+    expect(late.json()).toMatchObject({ duplicate: true, runId: bodies[0]!.runId, status: 'CONFIRMED' });
+  });
+
+  it('the same message ID with a different body is a 409 and starts nothing new', async () => {
+    const ids = uniqueIds('conflict');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const first = await post('/orders', { messageId: ids.message, customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] });
+    expect(first.statusCode).toBe(202);
+    const second = await post('/orders', { messageId: ids.message, customerId: ids.account, items: [{ sku: ids.sku, quantity: 2, unitPriceCents: 100 }] });
+    expect(second.statusCode).toBe(409);
+    expect(second.json()).toMatchObject({ error: 'MessageIdConflict' });
+    await waitForResult(ids.message);
+    expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toEqual([
+      expect.objectContaining({ amount_cents: -100 }),
+    ]);
+  });
+
+  const validItem = { sku: 'sku-1', quantity: 1, unitPriceCents: 100 };
+  const badInputs: { name: string; payload?: unknown; raw?: string; headers?: Record<string, string>; status: number; error: string }[] = [
+    { name: 'malformed JSON', raw: '{"customerId": "a", "items": [', status: 400, error: 'MalformedJson' },
+    { name: 'empty body', raw: '', status: 400, error: 'MalformedJson' },
+    { name: 'non-JSON content type', raw: 'customerId=a', headers: { 'content-type': 'text/plain' }, status: 400, error: 'UnsupportedContentType' },
+    { name: 'missing message ID', payload: { customerId: 'a', items: [validItem] }, headers: { 'idempotency-key': '' }, status: 400, error: 'MissingMessageId' },
+    { name: 'header and body IDs differ', payload: { messageId: 'x-1', customerId: 'a', items: [validItem] }, headers: { 'idempotency-key': 'x-2' }, status: 400, error: 'MessageIdMismatch' },
+    { name: 'missing customerId', payload: { items: [validItem] }, status: 400, error: 'ValidationError' },
+    { name: 'customerId of the wrong type', payload: { customerId: 42, items: [validItem] }, status: 400, error: 'ValidationError' },
+    { name: 'items not an array', payload: { customerId: 'a', items: 'lots' }, status: 400, error: 'ValidationError' },
+    { name: 'empty item list', payload: { customerId: 'a', items: [] }, status: 400, error: 'ValidationError' },
+    { name: 'more than 100 items', payload: { customerId: 'a', items: Array(101).fill(validItem) }, status: 400, error: 'ValidationError' },
+    { name: 'negative price', payload: { customerId: 'a', items: [{ ...validItem, unitPriceCents: -1 }] }, status: 400, error: 'ValidationError' },
+    { name: 'fractional price', payload: { customerId: 'a', items: [{ ...validItem, unitPriceCents: 9.99 }] }, status: 400, error: 'ValidationError' },
+    { name: 'price as a string', payload: { customerId: 'a', items: [{ ...validItem, unitPriceCents: '100' }] }, status: 400, error: 'ValidationError' },
+    { name: 'zero quantity', payload: { customerId: 'a', items: [{ ...validItem, quantity: 0 }] }, status: 400, error: 'ValidationError' },
+    { name: 'fractional quantity', payload: { customerId: 'a', items: [{ ...validItem, quantity: 1.5 }] }, status: 400, error: 'ValidationError' },
+    { name: 'unknown top-level field', payload: { customerId: 'a', items: [validItem], coupon: 'FREE' }, status: 400, error: 'ValidationError' },
+    { name: 'unknown item field', payload: { customerId: 'a', items: [{ ...validItem, discount: 5 }] }, status: 400, error: 'ValidationError' },
+    { name: 'bad confirmation mode', payload: { customerId: 'a', items: [validItem], confirmation: 'maybe' }, status: 400, error: 'ValidationError' },
+    { name: 'bad confirmWithin', payload: { customerId: 'a', items: [validItem], confirmWithin: 'soon' }, status: 400, error: 'ValidationError' },
+    { name: 'message ID with spaces', payload: { customerId: 'a', items: [validItem] }, headers: { 'idempotency-key': 'has space' }, status: 400, error: 'ValidationError' },
+    { name: 'body over 1 MiB', payload: { customerId: 'a', items: [validItem], pad: 'x'.repeat(1_100_000) }, status: 413, error: 'PayloadTooLarge' },
+    { name: 'JSON array body', payload: [1, 2], status: 400, error: 'ValidationError' },
+  ];
+
+  it.each(badInputs)('bad input: $name → $status, nothing started or written', async ({ payload, raw, headers, status, error }) => {
+    const messageId = `bad-${randomUUID()}`;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: Object.fromEntries(
+        Object.entries({ 'content-type': 'application/json', 'idempotency-key': messageId, ...headers }).filter(([, v]) => v !== ''),
+      ),
+      payload: raw ?? JSON.stringify(payload),
+    });
+    expect(response.statusCode).toBe(status);
+    const body = response.json<{ error: string; message: string; details?: { path: string }[] }>();
+    expect(body.error).toBe(error);
+    expect(typeof body.message).toBe('string');
+    if (error === 'ValidationError') expect(body.details?.length).toBeGreaterThan(0);
+    const usedId = headers?.['idempotency-key'] || messageId;
+    expect(await processedRows(usedId)).toBe(0);
+    expect(await workflowExists(usedId)).toBe(false);
+  });
+
+  it('validation errors carry the zod path', async () => {
+    const response = await post('/orders', { customerId: 'a', items: [validItem, { ...validItem, unitPriceCents: 1.5 }] }, { 'idempotency-key': `p-${randomUUID()}` });
+    expect(response.json()).toMatchObject({ details: [expect.objectContaining({ in: 'body', path: '/items/1/unitPriceCents' })] });
+  });
+
+  it('GET /orders/:id answers from the workflow while it runs and from the database once closed; 404 when unknown', async () => {
+    const ids = uniqueIds('get');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    expect((await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 500 }], confirmation: 'manual' }, { 'idempotency-key': ids.message })).statusCode).toBe(202);
+    let running;
+    for (let i = 0; i < 100; i++) {
+      running = (await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json<{ source: string; saga?: { state: string } }>();
+      if (running.saga?.state === 'AWAITING_CONFIRMATION') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(running).toMatchObject({ source: 'workflow', status: 'PENDING', saga: { state: 'AWAITING_CONFIRMATION', stepsApplied: ['reserve', 'debit'] } });
+
+    expect((await post(`/orders/${ids.message}/confirm`, {})).statusCode).toBe(202);
+    expect((await post(`/orders/${ids.message}/confirm`, {})).statusCode).toBe(202); // idempotent
+    await waitForResult(ids.message);
+    const closed = await app.inject({ method: 'GET', url: `/orders/${ids.message}` });
+    expect(closed.json()).toMatchObject({ source: 'database', status: 'CONFIRMED', totalCents: 500 });
+    const cancelTooLate = await post(`/orders/${ids.message}/cancel`, {});
+    expect(cancelTooLate.statusCode).toBe(409);
+    expect((await app.inject({ method: 'GET', url: `/orders/never-${ids.tag}` })).statusCode).toBe(404);
+    expect((await post(`/orders/never-${ids.tag}/confirm`, {})).statusCode).toBe(404);
+  });
+
+  it('cancel during the window refunds; a later confirm is a 409', async () => {
+    const ids = uniqueIds('cancel');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 700 }], confirmation: 'manual' }, { 'idempotency-key': ids.message });
+    for (let i = 0; i < 100 && (await db.pool.query('select 1 from orders where id = $1', [ids.message])).rowCount === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await post(`/orders/${ids.message}/cancel`, { reason: 'changed my mind' })).statusCode).toBe(202);
+    expect((await post(`/orders/${ids.message}/confirm`, {})).statusCode).toBe(409);
+    await waitForResult(ids.message);
+    expect((await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json()).toMatchObject({ status: 'CANCELLED' });
+    expect(await balanceOf(db.pool, ids.account)).toBe(10_000);
+  });
+
+  it('accounts and inventory: idempotent creation, idempotent top-ups, 404s', async () => {
+    const id = `acct-${randomUUID().slice(0, 8)}`;
+    expect((await post('/accounts', { accountId: id, openingBalanceCents: 5_000 })).statusCode).toBe(201);
+    expect((await post('/accounts', { accountId: id, openingBalanceCents: 5_000 })).statusCode).toBe(200);
+    expect((await post('/accounts', { accountId: id, openingBalanceCents: 1 })).statusCode).toBe(409);
+    expect((await post('/accounts', { accountId: id, openingBalanceCents: 10.5 })).statusCode).toBe(400);
+    const topUp = () => post(`/accounts/${id}/credits`, { amountCents: 250 }, { 'idempotency-key': `top-${id}` });
+    expect((await topUp()).statusCode).toBe(201);
+    expect((await topUp()).json()).toMatchObject({ applied: false, balanceAfterCents: 5_250 });
+    expect((await post(`/accounts/${id}/credits`, { amountCents: 250 })).statusCode).toBe(400);
+    expect((await post(`/accounts/nobody-${id}/credits`, { amountCents: 1 }, { 'idempotency-key': `k-${id}` })).statusCode).toBe(404);
+    const account = await app.inject({ method: 'GET', url: `/accounts/${id}` });
+    expect(account.json()).toMatchObject({ accountId: id, balanceCents: 5_250, version: 1, recentLedgerEntries: [{ kind: 'credit', amountCents: 250 }] });
+    expect((await app.inject({ method: 'GET', url: `/accounts/nobody-${id}` })).statusCode).toBe(404);
+
+    const sku = `sku-${randomUUID().slice(0, 8)}`;
+    expect((await app.inject({ method: 'PUT', url: `/inventory/${sku}`, payload: { available: 7 } })).json()).toMatchObject({ sku, available: 7 });
+    expect((await app.inject({ method: 'GET', url: `/inventory/${sku}` })).json()).toMatchObject({ available: 7 });
+    expect((await app.inject({ method: 'PUT', url: `/inventory/${sku}`, payload: { available: -1 } })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: `/inventory/none-${sku}` })).statusCode).toBe(404);
+  });
+
+  it('health, readiness, metrics and the OpenAPI document', async () => {
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', database: 'ok', temporal: 'ok' });
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/orders_start_requests_total\{source="rest",result="started"\} \d+/);
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{ openapi: string; paths: Record<string, unknown> }>();
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/orders', '/orders/{orderId}', '/accounts', '/inventory/{sku}']));
+  });
+
+  it('auth: with API_KEY set, a missing or wrong key is 401 and the right key passes', async () => {
+    const apiKey = 'k'.repeat(32);
+    const secured = await buildApp(
+      loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, API_KEY: apiKey }),
+      { logger: false },
+    );
+    try {
+      const id = `auth-${randomUUID().slice(0, 8)}`;
+      const body = { accountId: id, openingBalanceCents: 1 };
+      expect((await secured.inject({ method: 'POST', url: '/accounts', payload: body })).statusCode).toBe(401);
+      expect((await secured.inject({ method: 'POST', url: '/accounts', payload: body, headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+      expect((await secured.inject({ method: 'POST', url: '/orders', payload: {} })).json()).toMatchObject({ error: 'Unauthorized' });
+      expect((await secured.inject({ method: 'POST', url: '/accounts', payload: body, headers: { authorization: `Bearer ${apiKey}` } })).statusCode).toBe(201);
+      expect((await secured.inject({ method: 'GET', url: `/accounts/${id}` })).statusCode).toBe(200);
+    } finally {
+      await secured.close();
+    }
+  });
+
+  it('Temporal down mid-flight: 503 with Retry-After and nothing recorded; back up, the retry starts exactly one saga', async () => {
+    const ids = uniqueIds('outage');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const body = { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 300 }] };
+    await temporal.stop();
+    try {
+      const down = await post('/orders', body, { 'idempotency-key': ids.message });
+      expect(down.statusCode).toBe(503);
+      expect(down.headers['retry-after']).toBe('5');
+      expect(down.json()).toMatchObject({ error: 'TemporalUnavailable' });
+      expect(await processedRows(ids.message)).toBe(0);
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    } finally {
+      await temporal.restart();
+    }
+    expect(await workflowExists(ids.message)).toBe(false);
+    let retried;
+    for (let i = 0; i < 50; i++) {
+      retried = await post('/orders', body, { 'idempotency-key': ids.message });
+      if (retried.statusCode !== 503) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(retried?.statusCode).toBe(202);
+    expect((await post('/orders', body, { 'idempotency-key': ids.message })).statusCode).toBe(200);
+    await waitForResult(ids.message);
+    expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(1);
+    expect(await processedRows(ids.message)).toBe(1);
+  });
+});
