@@ -4,13 +4,16 @@ import { buildApp } from './app';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await buildApp(config);
+  let closing = false;
   const close = async (signal: string) => {
+    if (closing) return;
+    closing = true;
     app.log.info({ signal }, 'draining and shutting down');
     await app.close();
     process.exit(0);
   };
-  process.once('SIGINT', () => void close('SIGINT'));
-  process.once('SIGTERM', () => void close('SIGTERM'));
+  process.on('SIGINT', () => void close('SIGINT'));
+  process.on('SIGTERM', () => void close('SIGTERM'));
   try {
     await app.listen({ host: config.API_HOST, port: config.API_PORT });
   } catch (err) {

@@ -29,6 +29,8 @@ const stackSchema = z.object({
 });
 
 const started: ManagedProcess[] = [];
+/** Servers still starting; a shutdown waits for them so none is left behind. */
+const starting: Promise<unknown>[] = [];
 let stopping = false;
 
 const serverNames = new Set(['temporal', 'postgres', 'kafka']);
@@ -140,7 +142,9 @@ async function main(): Promise<void> {
       }),
     );
   }
+  starting.push(...starts);
   const results = await Promise.allSettled(starts);
+  if (stopping) return;
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
 
@@ -159,6 +163,7 @@ async function main(): Promise<void> {
     KAFKA_BROKERS: brokers.join(','),
   };
   started.push(nodeApp('worker', 'worker/main.ts', appEnv, logDir));
+  started.push(nodeApp('consumer', 'consumer/main.ts', appEnv, logDir));
   const api = nodeApp('api', 'api/server.ts', appEnv, logDir);
   started.push(api);
   await waitUntil(
@@ -197,12 +202,13 @@ async function main(): Promise<void> {
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  await Promise.allSettled(starting);
   await stopAll();
   process.exit(code);
 }
 
-process.once('SIGINT', () => void shutdown(0));
-process.once('SIGTERM', () => void shutdown(0));
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
 
 main().catch(async (err: unknown) => {
   const message =
@@ -213,6 +219,7 @@ main().catch(async (err: unknown) => {
         : `${err instanceof Error ? err.message : String(err)}`;
   process.stderr.write(`error: ${message}\n`);
   stopping = true;
+  await Promise.allSettled(starting);
   await stopAll();
   process.exit(1);
 });

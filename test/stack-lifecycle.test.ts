@@ -1,0 +1,52 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canConnect, repoRoot } from '../stack/servers';
+import { freePort } from './global-setup';
+
+function processesUsing(dir: string): string[] {
+  const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n');
+  return ps.filter((line) => line.includes(dir) && !line.includes('ps -eo'));
+}
+
+describe('npm start: the whole embedded stack', () => {
+  it('starts every server, serves the API and UI, and Ctrl-C leaves nothing running', { timeout: 180_000 }, async () => {
+    const stackDir = mkdtempSync(path.join(os.tmpdir(), 'stack-life-'));
+    chmodSync(stackDir, 0o755);
+    copyFileSync(path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env'), path.join(stackDir, 'toolchain.env'));
+    const ports = {
+      API_PORT: await freePort(),
+      PG_PORT: await freePort(),
+      KAFKA_PORT: await freePort(),
+      KAFKA_CONTROLLER_PORT: await freePort(),
+      TEMPORAL_PORT: await freePort(),
+      TEMPORAL_UI_PORT: await freePort(),
+    };
+    const env = { ...process.env, STACK_DIR: stackDir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+    for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+
+    const deadline = Date.now() + 150_000;
+    while (!output.includes('is up') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 250));
+    expect(output).toContain('saga-orchestrator is up');
+    expect(output).toContain(`Temporal Web UI     http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`);
+    expect(output).toContain(`Kafka bootstrap     127.0.0.1:${ports.KAFKA_PORT}`);
+    expect(output).toContain(`DATABASE_URL        postgres://postgres@127.0.0.1:${ports.PG_PORT}/orders`);
+
+    expect(await (await fetch(`http://127.0.0.1:${ports.API_PORT}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).ok).toBe(true);
+    const ready = await (await fetch(`http://127.0.0.1:${ports.API_PORT}/readyz`)).json();
+    expect(ready).toEqual({ status: 'ready', database: 'ok', temporal: 'ok' });
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    for (const [name, port] of Object.entries(ports)) expect(await canConnect(port), `${name} ${port} still bound`).toBe(false);
+    expect(processesUsing(stackDir)).toEqual([]);
+  });
+});
