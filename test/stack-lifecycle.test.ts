@@ -41,7 +41,7 @@ describe('npm start: the whole embedded stack', () => {
 
     expect(await (await fetch(`http://127.0.0.1:${ports.API_PORT}/healthz`)).json()).toEqual({ status: 'ok' });
     expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).ok).toBe(true);
-    const ready = await (await fetch(`http://127.0.0.1:${ports.API_PORT}/readyz`)).json();
+    const ready: unknown = await (await fetch(`http://127.0.0.1:${ports.API_PORT}/readyz`)).json();
     expect(ready).toEqual({ status: 'ready', database: 'ok', temporal: 'ok' });
 
     child.kill('SIGINT');
