@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { kafkaOrderCommandSchema } from '../api/schemas';
+import type { z } from 'zod';
 import { MessageConflictError, TemporalUnavailableError, type OrderRequest, type StartResult } from '../intake/start-order';
 import type { Log } from '../lib/logger';
 import { Topics } from '../messaging/topics';
@@ -19,6 +20,8 @@ export interface IntakeOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
 }
+
+type KafkaOrderCommand = z.infer<typeof kafkaOrderCommandSchema>;
 
 type Outcome = { kind: 'done' } | { kind: 'dead-letter'; error: string; reason: string } | { kind: 'retry'; error: unknown };
 
@@ -42,7 +45,8 @@ export class OrderIntake {
     const { kafka, groupId } = this.options;
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    this.consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    // A short fetch wait, so a partition resumed after a pause is polled again promptly.
+    this.consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 1_000 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await this.consumer.run({
@@ -64,22 +68,37 @@ export class OrderIntake {
     const concurrency = this.options.concurrency ?? 16;
     const messages = batch.messages;
     const outcomes: Promise<Outcome>[] = [];
+    // Copies of one message ID run in partition order, so the first copy is the one that counts.
+    const previousById = new Map<string, Promise<Outcome>>();
     let next = 0;
     const launch = () => {
       while (next < messages.length && next - committedIndex < concurrency) {
         const message = messages[next++]!;
-        outcomes.push(this.process(message, { topic, partition }));
+        const parsed = this.parse(message);
+        if (parsed.kind === 'dead-letter') {
+          outcomes.push(this.deadLetter(message, { topic, partition }, parsed));
+          continue;
+        }
+        const before = previousById.get(parsed.command.messageId);
+        const outcome = (before ?? Promise.resolve()).then(() => this.startCommand(message, parsed.command, { topic, partition }));
+        previousById.set(parsed.command.messageId, outcome);
+        outcomes.push(outcome);
       }
     };
     let committedIndex = 0;
     launch();
     for (let i = 0; i < messages.length; i++) {
-      if (!payload.isRunning() || payload.isStale()) return;
+      if (payload.isStale()) return;
+      if (!payload.isRunning()) {
+        // Stopping or rebalancing: keep what is finished, leave the rest for the next owner.
+        await Promise.allSettled(outcomes);
+        return this.commit(payload, messages[i]!.offset);
+      }
       const message = messages[i]!;
       const outcome = await outcomes[i]!;
       if (outcome.kind === 'retry') {
         await Promise.allSettled(outcomes);
-        await this.commit(topic, partition, message.offset);
+        await this.commit(payload, message.offset);
         const delay = this.nextBackoff(`${topic}:${partition}`);
         this.options.logger.warn({ topic, partition, offset: message.offset, delayMs: delay, err: String(outcome.error) }, 'start failed; pausing partition');
         const resume = payload.pause();
@@ -93,11 +112,13 @@ export class OrderIntake {
       launch();
       await payload.heartbeat();
     }
-    await this.commit(topic, partition, String(Number(batch.lastOffset()) + 1));
+    await this.commit(payload, String(Number(batch.lastOffset()) + 1));
   }
 
-  private async commit(topic: string, partition: number, offset: string): Promise<void> {
-    await this.consumer!.commitOffsets([{ topic, partition, offset }]);
+  /** Commits "everything before `offset` is done"; works while the consumer is stopping, unlike consumer.commitOffsets. */
+  private async commit(payload: EachBatchPayload, offset: string): Promise<void> {
+    const { topic, partition } = payload.batch;
+    await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
   }
 
   private nextBackoff(key: string): number {
@@ -108,22 +129,24 @@ export class OrderIntake {
     return delay;
   }
 
-  private async process(message: KafkaMessage, where: { topic: string; partition: number }): Promise<Outcome> {
-    let outcome: Outcome;
-    let parsed: unknown;
+  private parse(message: KafkaMessage): { kind: 'command'; command: KafkaOrderCommand } | Extract<Outcome, { kind: 'dead-letter' }> {
+    let value: unknown;
     try {
-      parsed = JSON.parse(message.value?.toString('utf8') ?? '');
+      value = JSON.parse(message.value?.toString('utf8') ?? '');
     } catch (err) {
-      outcome = { kind: 'dead-letter', error: 'MalformedJson', reason: err instanceof Error ? err.message : String(err) };
-      return this.deadLetter(message, where, outcome);
+      return { kind: 'dead-letter', error: 'MalformedJson', reason: err instanceof Error ? err.message : String(err) };
     }
-    const command = kafkaOrderCommandSchema.safeParse(parsed);
+    const command = kafkaOrderCommandSchema.safeParse(value);
     if (!command.success) {
       const reason = command.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; ');
-      return this.deadLetter(message, where, { kind: 'dead-letter', error: 'ValidationError', reason });
+      return { kind: 'dead-letter', error: 'ValidationError', reason };
     }
+    return { kind: 'command', command: command.data };
+  }
+
+  private async startCommand(message: KafkaMessage, command: KafkaOrderCommand, where: { topic: string; partition: number }): Promise<Outcome> {
     try {
-      await this.options.start(command.data);
+      await this.options.start(command);
       return { kind: 'done' };
     } catch (err) {
       if (err instanceof MessageConflictError) {

@@ -14,15 +14,22 @@ export async function selectProcessedMessage(db: Queryable, messageId: string): 
   return rows[0];
 }
 
-/** Returns false when the message was already recorded (a duplicate delivery). */
+/**
+ * Returns false when the message was already recorded (a duplicate delivery). A concurrent insert of
+ * the same ID waits here until the first transaction ends, which serialises competing starts.
+ */
 export async function insertProcessedMessage(
   db: Queryable,
-  m: { messageId: string; workflowId: string; runId: string; source: 'rest' | 'kafka'; fingerprint: string },
+  m: { messageId: string; workflowId: string; source: 'rest' | 'kafka'; fingerprint: string },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `insert into processed_messages (message_id, workflow_id, run_id, source, fingerprint)
-     values ($1, $2, $3, $4, $5) on conflict (message_id) do nothing`,
-    [m.messageId, m.workflowId, m.runId, m.source, m.fingerprint],
+    `insert into processed_messages (message_id, workflow_id, source, fingerprint)
+     values ($1, $2, $3, $4) on conflict (message_id) do nothing`,
+    [m.messageId, m.workflowId, m.source, m.fingerprint],
   );
   return rowCount === 1;
+}
+
+export async function updateProcessedRunId(db: Queryable, m: { messageId: string; runId: string }): Promise<void> {
+  await db.query('update processed_messages set run_id = $2 where message_id = $1', [m.messageId, m.runId]);
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { insertProcessedMessage, selectProcessedMessage } from '../db/processed-messages';
-import type { Pool } from '../db/pool';
+import { insertProcessedMessage, selectProcessedMessage, updateProcessedRunId } from '../db/processed-messages';
+import { withTransaction, type Pool } from '../db/pool';
 import { workflowIdFor } from '../domain/order';
 import type { OrderSagaInput } from '../workflows/definitions';
 
@@ -60,11 +60,12 @@ export async function startOrder(
 ): Promise<StartResult> {
   const workflowId = workflowIdFor(request.messageId);
   const print = fingerprint(request);
+  const duplicateOf = (row: { fingerprint: string; workflow_id: string; run_id: string | null }): StartResult => {
+    if (row.fingerprint !== print) throw new MessageConflictError(`message ${request.messageId} was already accepted with different content`);
+    return { orderId: request.messageId, workflowId: row.workflow_id, runId: row.run_id ?? '', duplicate: true };
+  };
   const known = await selectProcessedMessage(deps.pool, request.messageId);
-  if (known) {
-    if (known.fingerprint !== print) throw new MessageConflictError(`message ${request.messageId} was already accepted with different content`);
-    return { orderId: request.messageId, workflowId: known.workflow_id, runId: known.run_id ?? '', duplicate: true };
-  }
+  if (known) return duplicateOf(known);
 
   const input: OrderSagaInput = {
     messageId: request.messageId,
@@ -75,7 +76,19 @@ export async function startOrder(
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
     confirmWithin: request.confirmWithin as OrderSagaInput['confirmWithin'],
   };
-  let runId: string;
+  // The row is written in the transaction that holds it while the workflow starts: a competing copy
+  // waits, then sees the winner; a failed start rolls back, leaving no trace.
+  return withTransaction(deps.pool, async (tx) => {
+    if (!(await insertProcessedMessage(tx, { messageId: request.messageId, workflowId, source, fingerprint: print }))) {
+      return duplicateOf((await selectProcessedMessage(tx, request.messageId))!);
+    }
+    const runId = await startWorkflow(deps, workflowId, input);
+    await updateProcessedRunId(tx, { messageId: request.messageId, runId });
+    return { orderId: request.messageId, workflowId, runId, duplicate: false };
+  });
+}
+
+async function startWorkflow(deps: { client: Client; taskQueue: string }, workflowId: string, input: OrderSagaInput): Promise<string> {
   try {
     // Bounded, so an outage answers 503 in seconds rather than after the SDK's long retry schedule.
     const handle = await deps.client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
@@ -87,24 +100,13 @@ export async function startOrder(
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       }),
     );
-    runId = handle.firstExecutionRunId;
+    return handle.firstExecutionRunId;
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      // Closed, and the processed_messages row was lost or never written: recover the run ID.
-      const description = await deps.client.workflow.getHandle(workflowId).describe();
-      runId = description.runId;
-    } else if (isUnavailable(err)) {
-      throw new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}`);
-    } else {
-      throw err;
+      // Closed already, and its processed_messages row was lost: recover the run ID.
+      return (await deps.client.workflow.getHandle(workflowId).describe()).runId;
     }
+    if (isUnavailable(err)) throw new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
   }
-
-  const inserted = await insertProcessedMessage(deps.pool, { messageId: request.messageId, workflowId, runId, source, fingerprint: print });
-  if (!inserted) {
-    const winner = await selectProcessedMessage(deps.pool, request.messageId);
-    if (winner && winner.fingerprint !== print) throw new MessageConflictError(`message ${request.messageId} was already accepted with different content`);
-    return { orderId: request.messageId, workflowId, runId: winner?.run_id ?? runId, duplicate: true };
-  }
-  return { orderId: request.messageId, workflowId, runId, duplicate: false };
 }

@@ -1,71 +1,37 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app';
 import { loadConfig } from '../config';
-import { workflowIdFor } from '../domain/order';
-import { createOrderWorker, workflowsPath } from '../worker/create-worker';
-import { createTestDatabase, type TestDatabase } from './helpers/database';
-import { createDevServer } from './helpers/dev-server';
+import type { TestDatabase } from './helpers/database';
 import { assertInvariants } from './helpers/invariants';
-import { quietBundlerLogger, quietLogger } from './helpers/loggers';
+import { startRealStack, type RealStack } from './helpers/real-stack';
 import { balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
 
 describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
+  let stack: RealStack;
   let db: TestDatabase;
-  let temporal: Awaited<ReturnType<typeof createDevServer>>;
+  let temporal: RealStack['temporal'];
   let app: FastifyInstance;
-  let client: Client;
-  let worker: Worker;
-  let workerDone: Promise<void>;
-  const taskQueue = `api-${randomUUID().slice(0, 8)}`;
+  let taskQueue: string;
 
   beforeAll(async () => {
-    let bundle;
-    [db, temporal, bundle] = await Promise.all([
-      createTestDatabase(),
-      createDevServer(),
-      bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
-    ]);
+    stack = await startRealStack();
+    ({ db, temporal, taskQueue } = stack);
     const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'silent' });
     app = await buildApp(config, { logger: false });
-    client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-    worker = await createOrderWorker({
-      connection: await NativeConnection.connect({ address: temporal.address }),
-      taskQueue,
-      workflowBundle: bundle,
-      pool: db.pool,
-      logger: quietLogger,
-    });
-    workerDone = worker.run();
   });
   afterAll(async () => {
-    worker?.shutdown();
-    await workerDone;
     await app?.close();
-    await temporal?.stop();
-    await db?.drop();
+    await stack?.stop();
   });
   afterEach(async () => assertInvariants(db.pool, { allowPending: true }));
 
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url, payload: payload as object, headers });
 
-  async function waitForResult(orderId: string): Promise<unknown> {
-    return (await client.workflow.getHandle(workflowIdFor(orderId)).result()) as unknown;
-  }
-
-  async function workflowExists(orderId: string): Promise<boolean> {
-    try {
-      await client.workflow.getHandle(workflowIdFor(orderId)).describe();
-      return true;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
-  }
+  const waitForResult = (orderId: string) => stack.result(orderId);
+  const workflowExists = (orderId: string) => stack.workflowExists(orderId);
 
   async function processedRows(messageId: string): Promise<number> {
     const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from processed_messages where message_id = $1', [messageId]);

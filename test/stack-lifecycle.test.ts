@@ -24,7 +24,7 @@ describe('npm start: the whole embedded stack', () => {
       TEMPORAL_PORT: await freePort(),
       TEMPORAL_UI_PORT: await freePort(),
     };
-    const env = { ...process.env, STACK_DIR: stackDir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+    const env: NodeJS.ProcessEnv = { ...process.env, STACK_DIR: stackDir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
     for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env });
     let output = '';

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { workflowIdFor } from '../../domain/order';
+import { createOrderWorker, workflowsPath } from '../../worker/create-worker';
+import { createTestDatabase } from './database';
+import { createDevServer } from './dev-server';
+import { quietBundlerLogger, quietLogger } from './loggers';
+
+/** A fresh database, a real Temporal dev server and an order worker on its own task queue. */
+export async function startRealStack() {
+  const taskQueue = `orders-${randomUUID().slice(0, 8)}`;
+  const [db, temporal, bundle] = await Promise.all([
+    createTestDatabase(),
+    createDevServer(),
+    bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
+  ]);
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+  const workerConnection = await NativeConnection.connect({ address: temporal.address });
+  const worker: Worker = await createOrderWorker({ connection: workerConnection, taskQueue, workflowBundle: bundle, pool: db.pool, logger: quietLogger });
+  const workerDone = worker.run();
+
+  return {
+    db,
+    temporal,
+    client,
+    taskQueue,
+    async result(orderId: string): Promise<unknown> {
+      return (await client.workflow.getHandle(workflowIdFor(orderId)).result()) as unknown;
+    },
+    async workflowExists(orderId: string): Promise<boolean> {
+      try {
+        await client.workflow.getHandle(workflowIdFor(orderId)).describe();
+        return true;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+    async stop() {
+      worker.shutdown();
+      await workerDone;
+      await workerConnection.close();
+      await connection.close();
+      await temporal.stop();
+      await db.drop();
+    },
+  };
+}
+export type RealStack = Awaited<ReturnType<typeof startRealStack>>;

@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildApp } from '../api/app';
+import { loadConfig } from '../config';
+import { OrderIntake, type StartFn } from '../consumer/intake';
+import { startOrder, TemporalUnavailableError } from '../intake/start-order';
+import { ensureTopics, Topics } from '../messaging/topics';
+import { OutboxRelay } from '../relay/outbox-relay';
+import { readToolchain, repoRoot, startKafka } from '../stack/servers';
+import { createTestDatabase } from './helpers/database';
+import { freePort } from './global-setup';
+import { assertInvariants } from './helpers/invariants';
+import { quietLogger } from './helpers/loggers';
+import { startRealStack, type RealStack } from './helpers/real-stack';
+import { ledgerOf, seed, uniqueIds } from './helpers/seed';
+
+const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
+describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
+  const kafka = new Kafka({ brokers: inject('kafkaBrokers'), clientId: 'intake-test', logLevel: logLevel.NOTHING });
+  let admin: Admin;
+  let stack: RealStack;
+  const intakes: OrderIntake[] = [];
+
+  beforeAll(async () => {
+    stack = await startRealStack();
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(intakes.map((i) => i.stop().catch(() => undefined)));
+    await admin?.disconnect();
+    await stack?.stop();
+  });
+  afterEach(async () => assertInvariants(stack.db.pool, { allowPending: true }));
+
+  async function freshTopics() {
+    const topic = `cmds-${randomUUID()}`;
+    const dlq = `dlq-${randomUUID()}`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }, { topic: dlq, numPartitions: 1 }], waitForLeaders: true });
+    return { topic, dlq, groupId: `g-${randomUUID()}` };
+  }
+
+  const realStart: StartFn = (request) => startOrder({ client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue }, request, 'kafka');
+
+  async function runIntake(t: { topic: string; dlq: string; groupId: string }, start: StartFn = realStart) {
+    const intake = new OrderIntake({ kafka, groupId: t.groupId, topic: t.topic, deadLetterTopic: t.dlq, start, logger: quietLogger, initialBackoffMs: 100, maxBackoffMs: 400 });
+    intakes.push(intake);
+    await intake.start();
+    return intake;
+  }
+
+  async function committed(t: { topic: string; groupId: string }): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [offsets] = await admin.fetchOffsets({ groupId: t.groupId, topics: [t.topic] });
+        return Number(offsets?.partitions[0]?.offset ?? -1);
+      } catch (err) {
+        // A new group's coordinator may still be loading.
+        if (attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async function produce(topic: string, values: (string | object)[]) {
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: values.map((v) => ({
+        key: typeof v === 'object' && 'customerId' in v ? String(v.customerId) : 'x',
+        value: typeof v === 'string' ? v : JSON.stringify(v),
+      })),
+    });
+    await producer.disconnect();
+  }
+
+  async function processedCount(messageId: string): Promise<number> {
+    const { rows } = await stack.db.pool.query<{ n: number }>('select count(*)::int as n from processed_messages where message_id = $1', [messageId]);
+    return rows[0]!.n;
+  }
+
+  const orderFor = (ids: ReturnType<typeof uniqueIds>, messageId: string, cents = 100) => ({
+    messageId,
+    customerId: ids.account,
+    items: [{ sku: ids.sku, quantity: 1, unitPriceCents: cents }],
+  });
+
+  it('the same message via REST and via Kafka collapses onto one workflow', async () => {
+    const ids = uniqueIds('both');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const app = await buildApp(loadConfig({ DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue }), { logger: false });
+    try {
+      const rest = await app.inject({ method: 'POST', url: '/orders', payload: orderFor(ids, ids.message) });
+      expect(rest.statusCode).toBe(202);
+      const t = await freshTopics();
+      await produce(t.topic, [orderFor(ids, ids.message)]);
+      await runIntake(t);
+      await until('the Kafka copy to be committed', async () => (await committed(t)) === 1);
+      await stack.result(ids.message);
+      expect(await processedCount(ids.message)).toBe(1);
+      expect((await ledgerOf(stack.db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('three deliveries of a message and a consumer restarted mid-batch: one order each, no offset committed past an unstarted message', async () => {
+    const ids = uniqueIds('redeliver');
+    await seed(stack.db.pool, { account: [ids.account, 100_000], skus: [[ids.sku, 100]] });
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => `${ids.message}-${x}`) as [string, string, string, string];
+    const t = await freshTopics();
+    // offsets:    0  1  2  3  4  5  6
+    await produce(t.topic, [a, b, a, c, a, b, d].map((m) => orderFor(ids, m)));
+
+    let releaseC: (err: Error) => void = () => undefined;
+    const cBlocked = new Promise<never>((_, reject) => (releaseC = reject));
+    const first = await runIntake(t, (request) => (request.messageId === c ? cBlocked : realStart(request)));
+
+    await until('a, b and d to start while c hangs', async () => (await processedCount(a)) + (await processedCount(b)) + (await processedCount(d)) === 3);
+    const samples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      samples.push(await committed(t));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(Math.max(...samples)).toBeLessThanOrEqual(3);
+
+    // Restart mid-batch: the consumer stops while c is still unstarted.
+    const stopped = first.stop();
+    releaseC(new TemporalUnavailableError('simulated outage during shutdown'));
+    await stopped;
+    expect(await committed(t)).toBe(3);
+    expect(await processedCount(c)).toBe(0);
+
+    await runIntake(t);
+    await until('everything to be committed', async () => (await committed(t)) === 7);
+    for (const m of [a, b, c, d]) {
+      expect(await processedCount(m)).toBe(1);
+      await stack.result(m);
+    }
+    const { rows } = await stack.db.pool.query<{ n: number }>('select count(*)::int as n from orders where customer_id = $1', [ids.account]);
+    expect(rows[0]!.n).toBe(4);
+    expect((await ledgerOf(stack.db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(4);
+  });
+
+  it('Temporal unavailable: the partition pauses and retries with backoff; nothing is committed ahead', async () => {
+    const ids = uniqueIds('paused');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const [x, y] = [`${ids.message}-x`, `${ids.message}-y`];
+    const t = await freshTopics();
+    await produce(t.topic, [orderFor(ids, x), orderFor(ids, y)]);
+    let failuresLeft = 3;
+    let xAttempts = 0;
+    const commitsWhileXUnstarted: number[] = [];
+    await runIntake(t, async (request) => {
+      if (request.messageId === x) {
+        xAttempts++;
+        if (failuresLeft-- > 0) {
+          commitsWhileXUnstarted.push(await committed(t));
+          throw new TemporalUnavailableError('simulated: Temporal unreachable');
+        }
+      }
+      return realStart(request);
+    });
+    await until('both committed', async () => (await committed(t)) === 2);
+    expect(xAttempts).toBe(4);
+    expect(commitsWhileXUnstarted.every((offset) => offset <= 0)).toBe(true);
+    expect(await processedCount(x)).toBe(1);
+    expect(await processedCount(y)).toBe(1);
+    await stack.result(x);
+    await stack.result(y);
+  });
+
+  it('invalid messages go to the dead-letter topic with the error in headers, and the offset moves past them', async () => {
+    const ids = uniqueIds('dlq');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const t = await freshTopics();
+    const good = orderFor(ids, `${ids.message}-good`);
+    await produce(t.topic, [
+      '{"not json',
+      { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] }, // no messageId
+      { ...good, items: [{ sku: ids.sku, quantity: -1, unitPriceCents: 100 }], messageId: `${ids.message}-neg` },
+      good,
+      { ...good, items: [{ sku: ids.sku, quantity: 2, unitPriceCents: 100 }] }, // same ID, different content
+    ]);
+    await runIntake(t);
+    await until('all five committed', async () => (await committed(t)) === 5);
+
+    const dead: { error: string; offset: string }[] = [];
+    const reader = kafka.consumer({ groupId: `dlq-reader-${randomUUID()}` });
+    await reader.connect();
+    await reader.subscribe({ topic: t.dlq, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      reader
+        .run({
+          eachMessage: ({ message }) => {
+            dead.push({ error: String(message.headers?.['x-error']), offset: String(message.headers?.['x-source-offset']) });
+            if (dead.length === 4) resolve();
+            return Promise.resolve();
+          },
+        })
+        .catch(reject);
+    });
+    await reader.disconnect();
+    dead.sort((p, q) => Number(p.offset) - Number(q.offset)); // dead-lettered concurrently, so in any order
+    expect(dead).toEqual([
+      { error: 'MalformedJson', offset: '0' },
+      { error: 'ValidationError', offset: '1' },
+      { error: 'ValidationError', offset: '2' },
+      { error: 'MessageIdConflict', offset: '4' },
+    ]);
+    await stack.result(good.messageId);
+    expect(await processedCount(`${ids.message}-neg`)).toBe(0);
+    expect(await stack.workflowExists(`${ids.message}-neg`)).toBe(false);
+  });
+});
+
+describe('outbox relay on a real Kafka broker that restarts mid-run', () => {
+  it('publishes every event, loses none, and consumers dedupe by event ID', { timeout: 180_000 }, async () => {
+    const toolchain = readToolchain(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'relay-kafka-'));
+    chmodSync(dir, 0o755);
+    const brokerOptions = { libs: toolchain.KAFKA_LIBS, dataDir: dir, port: await freePort(), controllerPort: await freePort(), logFile: path.join(dir, 'kafka.log') };
+    let broker = await startKafka(brokerOptions);
+    const kafka = new Kafka({ brokers: broker.brokers, clientId: 'relay-test', logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+    await ensureTopics(kafka);
+    const db = await createTestDatabase();
+    const relay = new OutboxRelay({ pool: db.pool, kafka, logger: quietLogger, batchSize: 20, idleMs: 50, maxBackoffMs: 500 });
+    try {
+      const total = 400;
+      await db.pool.query(
+        `insert into outbox (event_id, order_id, topic, key, event_type, payload)
+         select gen_random_uuid(), 'o-' || g, $1, 'o-' || g, 'order.confirmed', jsonb_build_object('orderId', 'o-' || g)
+           from generate_series(1, $2) g`,
+        [Topics.events, total],
+      );
+      const published = async () =>
+        (await db.pool.query<{ n: number }>('select count(*)::int as n from outbox where published_at is not null')).rows[0]!.n;
+
+      relay.start();
+      await until('some events out', async () => (await published()) > 0);
+      await broker.stop();
+      const duringOutage = await published();
+      expect(duringOutage).toBeLessThan(total);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await published()).toBe(duringOutage); // nothing is marked published while the broker is down
+      broker = await startKafka(brokerOptions);
+      await until('every event published', async () => (await published()) === total, 120_000);
+      await relay.stop();
+
+      // A downstream consumer: may see an event twice, keeps it once by its event ID.
+      const seen = new Map<string, number>();
+      const reader = kafka.consumer({ groupId: `events-${randomUUID()}` });
+      await reader.connect();
+      await reader.subscribe({ topic: Topics.events, fromBeginning: true });
+      let raw = 0;
+      await new Promise<void>((resolve, reject) => {
+        reader
+          .run({
+            eachMessage: ({ message }) => {
+              raw++;
+              const eventId = String(message.headers?.['event-id']);
+              seen.set(eventId, (seen.get(eventId) ?? 0) + 1);
+              expect(message.headers?.['message-id']?.toString()).toBe(message.key?.toString());
+              if (seen.size === total) resolve();
+              return Promise.resolve();
+            },
+          })
+          .catch(reject);
+      });
+      await reader.disconnect();
+      const { rows } = await db.pool.query<{ event_id: string }>('select event_id from outbox');
+      expect(new Set(seen.keys())).toEqual(new Set(rows.map((r) => r.event_id)));
+      expect(raw).toBeGreaterThanOrEqual(total);
+    } finally {
+      await relay.stop().catch(() => undefined);
+      await db.drop();
+      await broker.stop();
+    }
+  });
+});
