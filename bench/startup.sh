@@ -37,5 +37,5 @@ printf 'stack-reported server start (warm): %s\n' "$(grep -o 'is up ([0-9.]*s)' 
 printf 'stop after SIGTERM until every port is free: %.1f s (cold run), %.1f s (warm run)\n' "$(cat "$work/cold.log.stop")" "$(cat "$work/warm.log.stop")"
 left=$(ss -ltn | grep -cE ':(3000|7233|8233|9092|9093|5432) ' || true)
 echo "ports still bound at the end: $left"
-echo "processes left: $(pgrep -fc "$work" || true)"
+echo "processes left: $(ps -eo args | grep -F "$work/repo/.stack" | grep -vc grep || true)"
 rm -rf "$work"

@@ -291,7 +291,7 @@ export async function startKafka(options: KafkaOptions): Promise<ManagedProcess 
   if (!existsSync(path.join(logDir, 'meta.properties'))) {
     const format = spawnSync(
       'java',
-      [...javaArgs, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', propertiesFile],
+      [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomClusterId()}`, '-c', propertiesFile],
       { encoding: 'utf8' },
     );
     if (format.status !== 0) throw new StackError(`Kafka storage format failed: ${format.stderr.trim().split('\n').pop()}`);
@@ -306,7 +306,7 @@ export async function startKafka(options: KafkaOptions): Promise<ManagedProcess 
   return { ...proc, brokers: [`127.0.0.1:${options.port}`] };
 }
 
-/** KRaft cluster IDs are 16 random bytes in URL-safe base64 without padding. */
+/** KRaft cluster IDs are 16 random bytes in URL-safe base64 without padding; it may start with "-", hence --cluster-id=. */
 function randomClusterId(): string {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
