@@ -7,7 +7,7 @@ import { recordConfirmationDecision, selectOrder } from '../db/orders';
 import { workflowIdFor, type OrderItem } from '../domain/order';
 import { workflowsPath } from '../worker/create-worker';
 import type { OrderSagaInput, OrderSagaResult } from '../workflows/definitions';
-import { cancelSignal, statusQuery } from '../workflows/definitions';
+import { cancelSignal, CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey, statusQuery } from '../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { assertInvariants } from './helpers/invariants';
 import { availableOf, balanceOf, ledgerOf, outboxOf, seed, uniqueIds } from './helpers/seed';
@@ -91,6 +91,11 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect(events[0]).toMatchObject({ event_type: 'order.confirmed', key: ids.message, topic: 'orders.events' });
     expect(events[0]!.payload).toMatchObject({ orderId: ids.message, totalCents: 3_998, rewardCents: 39, status: 'CONFIRMED' });
     expect((await selectOrder(db.pool, ids.message))?.status).toBe('CONFIRMED');
+    const description = await env.client.workflow.getHandle(workflowIdFor(ids.message)).describe();
+    expect(description.typedSearchAttributes.get(OrderStatusKey)).toBe('CONFIRMED');
+    expect(description.typedSearchAttributes.get(OrderIdKey)).toBe(ids.message);
+    expect(description.typedSearchAttributes.get(CustomerIdKey)).toBe(ids.account);
+    expect(description.typedSearchAttributes.get(NeedsReviewKey)).toBe(false);
   });
 
   it('out of stock: nothing debited, nothing left reserved', async () => {
@@ -262,6 +267,9 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect(stored).toMatchObject({ status: 'CANCELLED', needs_review: true, review_reason: 'debit in doubt after 4 check-backs' });
     const events = await outboxOf(db.pool, ids.message);
     expect(events[0]!.payload).toMatchObject({ needsReview: true });
+    const description = await env.client.workflow.getHandle(workflowIdFor(ids.message)).describe();
+    expect(description.typedSearchAttributes.get(NeedsReviewKey)).toBe(true);
+    expect(description.typedSearchAttributes.get(OrderStatusKey)).toBe('CANCELLED');
   });
 
   it('a compensation that fails transiently twice is retried until done', async () => {
