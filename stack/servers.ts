@@ -344,6 +344,8 @@ export async function startTemporal(options: TemporalOptions): Promise<ManagedPr
       '--db-filename', options.dbFile,
       '--namespace', options.namespace,
       '--log-level', 'warn',
+      // WAL keeps every commit durable (synchronous=FULL is SQLite's default) while letting reads run beside the writer.
+      '--sqlite-pragma', 'journal_mode=wal',
       ...Object.entries(searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     ],
     logFile: options.logFile,
