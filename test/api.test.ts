@@ -216,6 +216,23 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     }
   });
 
+  it('rate limit: past the per-minute budget a client gets 429 in the error shape', async () => {
+    const limited = await buildApp(
+      loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, API_RATE_LIMIT_PER_MINUTE: '3' }),
+      { logger: false },
+    );
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await limited.inject({ method: 'GET', url: '/healthz' })).statusCode);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const body = (await limited.inject({ method: 'GET', url: '/healthz' })).json<{ error: string; message: string }>();
+      expect(body.error).toBe('RateLimited');
+      expect(body.message).toMatch(/rate limit/i);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('Temporal down mid-flight: 503 with Retry-After and nothing recorded; back up, the retry starts exactly one saga', async () => {
     const ids = uniqueIds('outage');
     await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });

@@ -35,7 +35,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
       request.log.error({ err }, 'request failed');
       return reply.code(statusCode).send({ error: 'InternalError', message: 'internal error' } satisfies ErrorBody);
     }
-    return reply.code(statusCode).send({ error: err.code ?? 'BadRequest', message: err.message } satisfies ErrorBody);
+    const error = statusCode === 429 ? 'RateLimited' : (err.code ?? 'BadRequest');
+    return reply.code(statusCode).send({ error, message: err.message } satisfies ErrorBody);
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'NotFound', message: `no route ${request.method} ${request.url}` } satisfies ErrorBody),
