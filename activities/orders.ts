@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { insertPendingOrder, selectOrder, selectOrderForUpdate, updateOrderStatus, type OrderRow } from '../db/orders';
+import { insertPendingOrder, recordConfirmationDecision, selectOrder, selectOrderForUpdate, updateOrderStatus, type OrderRow } from '../db/orders';
 import { insertOutboxEvent } from '../db/outbox';
 import { withTransaction, type Queryable } from '../db/pool';
 import { selectStep } from '../db/steps';
@@ -54,11 +54,20 @@ async function writeTerminalEvent(
   });
 }
 
+/** An order with no items or a total beyond safe integer cents can never apply: a business failure, not a retry. */
+function validTotalCents(items: OrderItem[]): number {
+  if (items.length === 0) throw businessFailure(BusinessError.InvalidOrder, 'an order needs at least one item');
+  try {
+    return orderTotalCents(items);
+  } catch (err) {
+    throw businessFailure(BusinessError.InvalidOrder, err instanceof Error ? err.message : String(err));
+  }
+}
+
 export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }: ActivityDeps) {
   /** The "half message": durable but not yet visible downstream. Idempotent on the message ID. */
   async function openOrder(input: OpenOrderInput): Promise<{ totalCents: number; created: boolean }> {
-    if (input.items.length === 0) throw businessFailure(BusinessError.InvalidOrder, 'an order needs at least one item');
-    const totalCents = orderTotalCents(input.items);
+    const totalCents = validTotalCents(input.items);
     const created = await insertPendingOrder(pool, { id: input.orderId, customerId: input.customerId, items: input.items, totalCents, confirmation: input.confirmation });
     return { totalCents, created };
   }
@@ -91,7 +100,7 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
           id: input.orderId,
           customerId: input.customerId,
           items: input.items,
-          totalCents: orderTotalCents(input.items),
+          totalCents: validTotalCents(input.items),
           confirmation: input.confirmation,
         });
         const order = (await selectOrderForUpdate(tx, input.orderId))!;
@@ -123,10 +132,15 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
     return row ? row.state : 'not-applied';
   }
 
+  /** Stores `decision` unless one is stored already; returns the decision that stands. */
+  async function settleConfirmation({ orderId, decision }: { orderId: string; decision: ConfirmationDecision }): Promise<ConfirmationDecision | null> {
+    return (await recordConfirmationDecision(pool, { id: orderId, decision })) ?? null;
+  }
+
   async function readConfirmationDecision({ orderId }: { orderId: string }): Promise<ConfirmationDecision | null> {
     const order = await selectOrder(pool, orderId);
     return order?.confirmation_decision ?? null;
   }
 
-  return { openOrder, commitOrder, cancelOrder, checkStep, readConfirmationDecision };
+  return { openOrder, commitOrder, cancelOrder, checkStep, readConfirmationDecision, settleConfirmation };
 }

@@ -29,10 +29,19 @@ export function durationMs(s: string): number {
 }
 
 /** The order command: the body of POST /orders and the value of a Kafka orders.commands message. */
+/** Totals stay far inside exact integer range (2^53 cents). */
+export const MAX_ORDER_TOTAL_CENTS = 1_000_000_000_000;
+
 export const orderCommandSchema = z.strictObject({
   messageId: messageIdSchema.optional(),
   customerId: idSchema,
-  items: z.array(orderItemSchema).min(1).max(100),
+  items: z
+    .array(orderItemSchema)
+    .min(1)
+    .max(100)
+    .refine((items) => items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0) <= MAX_ORDER_TOTAL_CENTS, {
+      message: `order total exceeds ${MAX_ORDER_TOTAL_CENTS} cents`,
+    }),
   confirmation: z.enum(['auto', 'manual']).optional(),
   confirmWithin: durationSchema.optional(),
 });

@@ -52,14 +52,14 @@ export async function updateOrderStatus(
   return rowCount === 1;
 }
 
-/** The first decision wins; returns the decision that stands. */
+/** The first decision wins, and only while the order is open; returns the decision that stands (undefined: not open). */
 export async function recordConfirmationDecision(
   db: Queryable,
   d: { id: string; decision: ConfirmationDecision },
 ): Promise<ConfirmationDecision | null | undefined> {
   const { rows } = await db.query<{ confirmation_decision: ConfirmationDecision | null }>(
     `update orders set confirmation_decision = coalesce(confirmation_decision, $2), updated_at = now()
-      where id = $1 returning confirmation_decision`,
+      where id = $1 and status = 'PENDING' returning confirmation_decision`,
     [d.id, d.decision],
   );
   return rows[0]?.confirmation_decision;

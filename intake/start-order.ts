@@ -44,9 +44,14 @@ export function fingerprint(request: OrderRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4): Temporal did not answer; anything else is a real refusal. */
 function isUnavailable(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.name} ${err.message} ${String((err as { code?: unknown }).code)}` : String(err);
-  return /unavailable|ECONNREFUSED|connect|deadline|timed? ?out|ServiceError|14 UNAVAILABLE/i.test(text);
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 14 || code === 4) return true;
+    if (/\b(UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED)\b|deadline exceeded/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 /**

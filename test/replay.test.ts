@@ -17,8 +17,10 @@ describe('determinism: replay of histories recorded from real runs', () => {
     ]);
   });
 
-  it('has fixtures covering confirm, cancel, check-back and review paths', () => {
-    expect(histories.length).toBeGreaterThanOrEqual(8);
+  it('has fixtures from before and after the versioned change, covering confirm, cancel, check-back and review paths', () => {
+    const patchedRuns = histories.filter(({ history }) => history.events?.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch'));
+    expect(patchedRuns.length).toBeGreaterThanOrEqual(12);
+    expect(histories.length - patchedRuns.length).toBeGreaterThanOrEqual(12);
   });
 
   it('the current workflow code replays every recorded history', async () => {

@@ -272,6 +272,49 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect(description.typedSearchAttributes.get(OrderStatusKey)).toBe('CANCELLED');
   });
 
+  it('auto mode: a cancel stored by the API whose signal was lost stops the commit', async () => {
+    const ids = uniqueIds('stored-cancel');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }]), {
+      activities: {
+        debitAccount: async (args) => {
+          await recordConfirmationDecision(db.pool, { id: args.orderId, decision: 'cancel' });
+          return real.debitAccount(args);
+        },
+      },
+    });
+    expect(result).toMatchObject({ state: 'CANCELLED', reason: 'cancelled by request' });
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
+    expect(await availableOf(db.pool, ids.sku)).toBe(2);
+  });
+
+  it('manual mode: the window expiring stores "cancel", so a late confirm cannot win afterwards', async () => {
+    const ids = uniqueIds('late-confirm');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { confirmation: 'manual', confirmWithin: '2 minutes' }));
+    expect(result.state).toBe('CANCELLED');
+    expect((await selectOrder(db.pool, ids.message))?.confirmation_decision).toBe('cancel');
+    expect(await recordConfirmationDecision(db.pool, { id: ids.message, decision: 'confirm' })).toBeUndefined();
+  });
+
+  it('a workflow cancel while the commit is in flight does not refund a confirmed order', async () => {
+    const ids = uniqueIds('cancel-commit');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }]), {
+      activities: {
+        commitOrder: async (args) => {
+          await env.client.workflow.getHandle(workflowIdFor(args.orderId)).cancel();
+          await new Promise((r) => setTimeout(r, 300));
+          return real.commitOrder(args);
+        },
+      },
+    });
+    expect(result.state).toBe('CONFIRMED');
+    expect((await selectOrder(db.pool, ids.message))?.status).toBe('CONFIRMED');
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 100 + 1);
+    expect((await ledgerOf(db.pool, ids.account)).map((e) => e.kind)).toEqual(['debit', 'reward']);
+  });
+
   it('a compensation that fails transiently twice is retried until done', async () => {
     const ids = uniqueIds('flaky-refund');
     await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });

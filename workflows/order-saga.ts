@@ -6,6 +6,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -122,7 +123,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   async function resolveInDoubt(step: SagaStep, cause: string): Promise<void> {
     for (let check = 1; check <= options.maxCheckBacks; check++) {
       status.checkBacksUsed++;
-      const state = await checks.checkStep({ orderId, step }).catch(() => 'unknown' as const);
+      const state = await checks.checkStep({ orderId, step }).catch(unknownUnlessCancelled('unknown' as const));
       if (state === 'applied') return;
       if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`);
       if (check < options.maxCheckBacks) await sleep(options.checkBackInterval);
@@ -143,10 +144,15 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       if (remaining <= 0) break;
       if (await condition(() => decision !== undefined, Math.min(every, remaining))) break;
       // A decision stored in the database whose signal never arrived still counts.
-      decision = (await checks.readConfirmationDecision({ orderId }).catch(() => null)) ?? undefined;
+      decision = (await checks.readConfirmationDecision({ orderId }).catch(unknownUnlessCancelled(null))) ?? undefined;
     }
-    if (!decision) throw new SagaAbort(`confirmation window of ${String(options.confirmWithin)} expired`);
+    if (!decision && !settlesStoredDecision) throw new SagaAbort(windowExpired());
   }
+
+  const windowExpired = () => `confirmation window of ${String(options.confirmWithin)} expired`;
+
+  // Versioned change (S5): histories recorded before it replay without the extra activity.
+  const settlesStoredDecision = patched('settle-stored-decision-before-commit');
 
   // Compensations are registered before their step runs: a step that timed out may still have applied.
   const undo: { step: SagaStep; run: () => Promise<string> }[] = [];
@@ -157,9 +163,18 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     undo.unshift({ step: 'debit', run: () => compensations.refundDebit({ orderId }) });
     await runStep('debit', () => forward.debitAccount({ orderId, accountId: input.customerId, amountCents: totalCents }));
     if (options.confirmation === 'manual') await awaitConfirmation();
-    if (decision === 'cancel') throw new SagaAbort(cancelReason ? `cancelled: ${cancelReason}` : 'cancelled by request');
+    const signalled = decision;
+    if (settlesStoredDecision) {
+      // The first decision stored wins, whether the API stored it (its signal may be lost) or this default does.
+      const fallback = decision ?? (options.confirmation === 'manual' ? 'cancel' : 'confirm');
+      decision = (await bookkeeping.settleConfirmation({ orderId, decision: fallback })) ?? fallback;
+    }
+    if (decision === 'cancel') {
+      throw new SagaAbort(cancelReason ? `cancelled: ${cancelReason}` : !signalled && options.confirmation === 'manual' ? windowExpired() : 'cancelled by request');
+    }
     status.currentStep = 'commit';
-    await bookkeeping.commitOrder({ orderId });
+    // Not cancellable: once the commit is sent it may apply, and compensating after it would refund a confirmed order.
+    await CancellationScope.nonCancellable(() => bookkeeping.commitOrder({ orderId }));
     status.currentStep = 'done';
     publishState('CONFIRMED');
     return status;
@@ -185,6 +200,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     publishState('CANCELLED');
     return status;
   }
+}
+
+/** A failed status read counts as "unknown"; a cancellation of the saga is not swallowed. */
+function unknownUnlessCancelled<T>(fallback: T): (err: unknown) => T {
+  return (err) => {
+    if (isCancellation(err)) throw err;
+    return fallback;
+  };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

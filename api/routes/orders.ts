@@ -95,7 +95,12 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
     if (row) {
       // Stored first: if the signal is lost, the saga's check-back still finds the decision.
       const standing = await recordConfirmationDecision(app.db, { id: orderId, decision });
-      if (standing && standing !== decision) throw new HttpError(409, 'DecisionConflict', `order ${orderId} already has decision ${standing}`);
+      if (standing === undefined) {
+        const now = await selectOrder(app.db, orderId);
+        if (now?.status === settled) return { orderId, decision, status: now.status };
+        throw new HttpError(409, 'OrderClosed', `order ${orderId} is already ${now?.status ?? 'closed'}`);
+      }
+      if (standing !== decision) throw new HttpError(409, 'DecisionConflict', `order ${orderId} already has decision ${standing}`);
     }
     await (decision === 'confirm' ? handle.signal(confirmSignal) : handle.signal(cancelSignal, { reason })).catch((err: unknown) => {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
