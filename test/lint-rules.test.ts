@@ -1,0 +1,37 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ESLint } from 'eslint';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const repoRoot = path.resolve(__dirname, '..');
+const probes: string[] = [];
+
+/** Lints a throw-away file inside the repo, so the project's real config and type information apply. */
+async function lintProbe(folder: string, code: string): Promise<string[]> {
+  const file = path.join(repoRoot, folder, `__lint_probe_${probes.length}.ts`);
+  probes.push(file);
+  writeFileSync(file, code);
+  const [result] = await new ESLint({ cwd: repoRoot }).lintFiles([file]);
+  return result!.messages.map((m) => `${m.ruleId}: ${m.message}`);
+}
+
+afterAll(() => probes.forEach((file) => rmSync(file, { force: true })));
+
+describe('lint rules the project relies on', () => {
+  it('workflow files may not import Node built-ins', async () => {
+    const messages = await lintProbe('workflows', "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n");
+    expect(messages).toContain("no-restricted-imports: 'node:fs' import is restricted from being used. Workflow code may not import Node built-ins.");
+  });
+
+  it('workflow files may import only types from activities', async () => {
+    const valueImport = await lintProbe('workflows', "import { createActivities } from '../activities';\nexport const x = createActivities;\n");
+    expect(valueImport.some((m) => m.startsWith('no-restricted-imports:') && m.includes('import type'))).toBe(true);
+    const typeImport = await lintProbe('workflows', "import type { createActivities } from '../activities';\nexport type X = typeof createActivities;\n");
+    expect(typeImport).toEqual([]);
+  });
+
+  it('a floating promise is an error', async () => {
+    const messages = await lintProbe('activities', 'async function work(): Promise<void> {}\nexport function run(): void {\n  work();\n}\n');
+    expect(messages.some((m) => m.startsWith('@typescript-eslint/no-floating-promises:'))).toBe(true);
+  });
+});
