@@ -9,9 +9,11 @@ ENV NODE_ENV=production \
 WORKDIR /app
 
 # Dependencies first so source edits reuse this layer. Dev dependencies (tsc, eslint, vitest)
-# are not needed at runtime; tsx is a regular dependency.
+# are not needed at runtime; tsx is a regular dependency. `npm install --no-save` rather than
+# `npm ci`: the lock file, made where only Linux builds of @swc/core are served, lists no other
+# platforms' builds, which `npm ci` reports as out of sync. It still installs the locked versions.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+RUN npm install --omit=dev --no-save --no-audit --no-fund && npm cache clean --force
 
 # Sources stay owned by root and read-only to the app user.
 COPY . .

@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import { loadConfig, ConfigError } from '../config';
 import { migrate } from '../db/migrate';
@@ -174,6 +176,7 @@ async function main(): Promise<void> {
     },
     60_000,
   );
+  await waitForWorker(temporalAddress, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE, started.find((p) => p.name === 'worker')!);
   for (const proc of started) {
     void proc.exited.then((code) => {
       if (stopping) return;
@@ -197,6 +200,28 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** "Up" means a worker polls the task queue; it bundles the workflow code first, which takes a few seconds. */
+async function waitForWorker(address: string, namespace: string, taskQueue: string, worker: ManagedProcess): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    await waitUntil(
+      `a worker polling task queue ${taskQueue}`,
+      async () => {
+        if (worker.child.exitCode !== null) throw new StackError(`the worker exited; see ${worker.logFile}`);
+        const { pollers } = await connection.workflowService.describeTaskQueue({
+          namespace,
+          taskQueue: { name: taskQueue },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        });
+        return (pollers?.length ?? 0) > 0;
+      },
+      120_000,
+    );
+  } finally {
+    await connection.close();
+  }
 }
 
 async function shutdown(code: number): Promise<void> {
