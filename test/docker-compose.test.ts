@@ -294,7 +294,7 @@ describe('Dockerfile', () => {
     const users = [...text.matchAll(/^USER\s+(\S+)/gim)].map((m) => m[1]!);
     expect(users.length).toBeGreaterThan(0);
     expect(users.at(-1)).not.toMatch(/^(root|0)(:|$)/);
-    expect(text).toMatch(/^RUN npm ci\b/m);
+    expect(text).toMatch(/^RUN npm install --omit=dev --no-save\b/m); // the locked versions, without dev tools
     expect(text).toMatch(/^CMD \["npm", "run", "api"\]/m);
   });
 
