@@ -22,20 +22,22 @@ run_until_up() {
   done
   echo "$(date +%s.%N) - $t0" | bc
   stop0=$(date +%s.%N)
-  pkill -TERM -f "stack/start.ts" || true
+  pkill -TERM -f "stack/start.ts" || true  # what Ctrl-C does to the stack process
   wait "$pid" 2>/dev/null || true
-  for _ in $(seq 1 300); do ports_bound || break; sleep 0.1; done
+  for _ in $(seq 1 300); do ports_bound || stack_processes || break; sleep 0.1; done
   echo "$(date +%s.%N) - $stop0" | bc >"$log.stop"
 }
 
 ports_bound() { ss -ltn | grep -qE ':(3000|7233|8233|9092|9093|5432) '; }
+stack_processes() { ps -eo args | grep -F "$work/repo/" | grep -qv grep; }
 
 cold=$(run_until_up "$work/cold.log")
 warm=$(run_until_up "$work/warm.log")
 printf 'cold start (install + servers): %.1f s\nwarm start:                     %.1f s\n' "$cold" "$warm"
 printf 'stack-reported server start (warm): %s\n' "$(grep -o 'is up ([0-9.]*s)' "$work/warm.log")"
-printf 'stop after SIGTERM until every port is free: %.1f s (cold run), %.1f s (warm run)\n' "$(cat "$work/cold.log.stop")" "$(cat "$work/warm.log.stop")"
+printf 'stop after SIGTERM until every port is free and every process gone: %.1f s (cold run), %.1f s (warm run)\n' "$(cat "$work/cold.log.stop")" "$(cat "$work/warm.log.stop")"
 left=$(ss -ltn | grep -cE ':(3000|7233|8233|9092|9093|5432) ' || true)
 echo "ports still bound at the end: $left"
-echo "processes left: $(ps -eo args | grep -F "$work/repo/.stack" | grep -vc grep || true)"
+left_procs=$(ps -eo pid,args | grep -F "$work/repo/.stack" | grep -v grep || true)
+echo "processes left: ${left_procs:-none}"
 rm -rf "$work"
