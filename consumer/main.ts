@@ -1,8 +1,8 @@
-import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { startOrder } from '../intake/start-order';
 import { createLogger } from '../lib/logger';
+import { createTemporalClient } from '../lib/temporal-client';
 import { createKafka } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
 import { OrderIntake } from './intake';
@@ -13,11 +13,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL });
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
-  const connection = Connection.lazy({
-    address: config.TEMPORAL_ADDRESS,
-    channelArgs: { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2_000 },
-  });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const { client, connection } = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   const intake = new OrderIntake({
     kafka,
     groupId: config.KAFKA_CONSUMER_GROUP,

@@ -1,5 +1,6 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { createTemporalClient } from '../../lib/temporal-client';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -7,14 +8,8 @@ declare module 'fastify' {
   }
 }
 
-/** Lazy connection: the API starts (and reports not-ready) even while Temporal is down. */
-export function registerTemporal(app: FastifyInstance, { address, namespace }: { address: string; namespace: string }): void {
-  const connection = Connection.lazy({
-    address,
-    connectTimeout: '3 seconds',
-    // Reconnect quickly once Temporal is back, instead of gRPC's default backoff of up to 2 minutes.
-    channelArgs: { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2_000 },
-  });
-  app.decorate('temporal', new Client({ connection, namespace }));
+export function registerTemporal(app: FastifyInstance, options: { address: string; namespace: string }): void {
+  const { client, connection } = createTemporalClient(options);
+  app.decorate('temporal', client);
   app.addHook('onClose', async () => connection.close());
 }
