@@ -45,7 +45,6 @@ export const orderCommandSchema = z.strictObject({
   confirmation: z.enum(['auto', 'manual']).optional(),
   confirmWithin: durationSchema.optional(),
 });
-export type OrderCommand = z.infer<typeof orderCommandSchema>;
 
 export const kafkaOrderCommandSchema = orderCommandSchema.extend({ messageId: messageIdSchema });
 
@@ -60,4 +59,3 @@ export const cancelSchema = z.strictObject({ reason: z.string().max(500).optiona
 
 export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional() });
 
-export const errorSchema = z.object({ error: z.string(), message: z.string(), details: z.unknown().optional() });

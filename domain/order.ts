@@ -11,7 +11,6 @@ export type SagaStep = 'reserve' | 'debit';
 export type StepState = 'applied' | 'compensated' | 'fenced';
 export type ConfirmationDecision = 'confirm' | 'cancel';
 
-export const TASK_QUEUE = 'orders';
 export const workflowIdFor = (messageId: string): string => `order-${messageId}`;
 
 export function orderTotalCents(items: readonly OrderItem[]): number {
