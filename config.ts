@@ -23,6 +23,7 @@ export const configSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/orders'),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(10),
+  DATABASE_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   KAFKA_BROKERS: commaList.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('saga-orchestrator'),
   KAFKA_CONSUMER_GROUP: z.string().default('saga-orchestrator-intake'),

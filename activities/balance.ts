@@ -2,6 +2,7 @@ import { selectAccount, updateBalanceIfVersion } from '../db/accounts';
 import { insertLedgerEntry, selectLedgerEntryByKey, type LedgerKind } from '../db/ledger';
 import type { Queryable } from '../db/pool';
 import { BusinessError } from '../domain/errors';
+import { Limits } from '../domain/limits';
 import { businessFailure } from './failures';
 import { LostRace } from './optimistic-retry';
 
@@ -25,7 +26,15 @@ export interface BalanceChangeResult {
  */
 export async function applyBalanceChange(tx: Queryable, change: BalanceChange): Promise<BalanceChangeResult> {
   const existing = await selectLedgerEntryByKey(tx, change.idempotencyKey);
-  if (existing) return { applied: false, balanceAfterCents: existing.balance_after_cents };
+  if (existing) {
+    // A key proves a repeat only if it repeats the same change; anything else must not pass as a duplicate.
+    if (existing.account_id !== change.accountId || existing.kind !== change.kind || existing.amount_cents !== change.amountCents) {
+      throw businessFailure(BusinessError.IdempotencyKeyConflict, `idempotency key ${change.idempotencyKey} was already used for another ${existing.kind}`, {
+        idempotencyKey: change.idempotencyKey,
+      });
+    }
+    return { applied: false, balanceAfterCents: existing.balance_after_cents };
+  }
   const account = await selectAccount(tx, change.accountId);
   if (!account) throw businessFailure(BusinessError.UnknownAccount, `unknown account ${change.accountId}`, { accountId: change.accountId });
   const newBalanceCents = account.balance_cents + change.amountCents;
@@ -34,6 +43,13 @@ export async function applyBalanceChange(tx: Queryable, change: BalanceChange): 
       accountId: change.accountId,
       balanceCents: account.balance_cents,
       requiredCents: -change.amountCents,
+    });
+  }
+  if (newBalanceCents > Limits.maxBalanceCents) {
+    throw businessFailure(BusinessError.BalanceLimitExceeded, `account ${change.accountId} would hold ${newBalanceCents} cents, above the limit of ${Limits.maxBalanceCents}`, {
+      accountId: change.accountId,
+      balanceCents: account.balance_cents,
+      limitCents: Limits.maxBalanceCents,
     });
   }
   if (!(await updateBalanceIfVersion(tx, { id: account.id, version: account.version, newBalanceCents }))) {
@@ -51,9 +67,11 @@ export async function applyBalanceChange(tx: Queryable, change: BalanceChange): 
   return { applied: true, balanceAfterCents: newBalanceCents };
 }
 
+/** Order IDs and account IDs never contain '/', so every key names exactly one account and request. */
 export const ledgerKeys = {
   debit: (orderId: string) => `order:${orderId}:debit`,
   refund: (orderId: string) => `order:${orderId}:refund`,
   reward: (orderId: string) => `order:${orderId}:reward`,
-  credit: (requestKey: string) => `credit:${requestKey}`,
+  /** Scoped to the account: two accounts may use the same request key without touching each other. */
+  credit: (accountId: string, requestKey: string) => `credit:${accountId}/${requestKey}`,
 };

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import { isRetryableConflict, isUniqueViolation } from '../db/errors';
-import { VersionConflictType } from '../domain/errors';
+import { isCheckViolation, isDataError, isRetryableConflict, isUniqueViolation, sqlState } from '../db/errors';
+import { BusinessError, VersionConflictType } from '../domain/errors';
+import { businessFailure } from './failures';
 
 /** Thrown inside a transaction when a versioned UPDATE matched no row: someone else won the race. */
 export class LostRace extends Error {
@@ -25,6 +26,11 @@ export async function retryOnConflict<T>(
     try {
       return await work();
     } catch (err) {
+      if (isDataError(err) || isCheckViolation(err)) {
+        // The same values fail the same way on every retry: say so instead of retrying forever.
+        const message = err instanceof Error ? err.message : String(err);
+        throw businessFailure(BusinessError.DataError, `PostgreSQL refused a value (SQLSTATE ${sqlState(err)}): ${message}`, { sqlState: sqlState(err) });
+      }
       if (!isConflict(err)) throw err;
       if (attempt >= attempts) {
         conflictStats.exhausted++;

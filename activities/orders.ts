@@ -15,6 +15,8 @@ import {
 import { applyBalanceChange, ledgerKeys } from './balance';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
+import { sanitizeText } from '../domain/text';
+import { ApplicationFailure } from '@temporalio/common';
 import { LostRace, retryOnConflict } from './optimistic-retry';
 
 export const EVENTS_TOPIC = 'orders.events';
@@ -24,6 +26,15 @@ export interface OpenOrderInput {
   customerId: string;
   items: OrderItem[];
   confirmation: ConfirmationMode;
+}
+
+function sanitizeOrderText<T extends OpenOrderInput & { reason: string }>(input: T): T {
+  return {
+    ...input,
+    customerId: sanitizeText(input.customerId, 128),
+    items: input.items.map((item) => ({ ...item, sku: sanitizeText(item.sku, 128) })),
+    reason: sanitizeText(input.reason, 1_000),
+  };
 }
 
 export type CheckedStepState = 'applied' | 'not-applied' | 'compensated' | 'fenced';
@@ -68,7 +79,9 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
   /** The "half message": durable but not yet visible downstream. Idempotent on the message ID. */
   async function openOrder(input: OpenOrderInput): Promise<{ totalCents: number; created: boolean }> {
     const totalCents = validTotalCents(input.items);
-    const created = await insertPendingOrder(pool, { id: input.orderId, customerId: input.customerId, items: input.items, totalCents, confirmation: input.confirmation });
+    const created = await retryOnConflict(() =>
+      insertPendingOrder(pool, { id: input.orderId, customerId: input.customerId, items: input.items, totalCents, confirmation: input.confirmation }),
+    );
     return { totalCents, created };
   }
 
@@ -90,10 +103,10 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
     );
   }
 
-  async function cancelOrder(
-    input: OpenOrderInput & { reason: string; reviewReason?: string },
-  ): Promise<{ alreadyCancelled: boolean }> {
-    const result = await retryOnConflict(() =>
+  type CancelInput = OpenOrderInput & { reason: string; reviewReason?: string };
+
+  function cancelOnce(input: CancelInput): Promise<{ alreadyCancelled: boolean }> {
+    return retryOnConflict(() =>
       withTransaction(pool, async (tx) => {
         // The saga may fail before its open step ran; the order must exist all the same.
         await insertPendingOrder(tx, {
@@ -122,8 +135,21 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
         return { alreadyCancelled: false };
       }),
     );
-    if (input.reviewReason) logger.warn({ orderId: input.orderId, reviewReason: input.reviewReason }, 'order flagged for review');
-    return result;
+  }
+
+  /**
+   * The terminal write of every failed saga, so it must not fail for good: if PostgreSQL refuses a value
+   * (SQLSTATE class 22), the order is cancelled with that text made storable and flagged for review.
+   */
+  async function cancelOrder(input: CancelInput): Promise<{ alreadyCancelled: boolean; reviewReason?: string }> {
+    let reviewReason = input.reviewReason;
+    const result = await cancelOnce(input).catch((err: unknown) => {
+      if (!(err instanceof ApplicationFailure && err.type === BusinessError.DataError)) throw err;
+      reviewReason = `data error while cancelling, text sanitised: ${sanitizeText(err.message, 300)}`;
+      return cancelOnce({ ...sanitizeOrderText(input), reviewReason });
+    });
+    if (reviewReason) logger.warn({ orderId: input.orderId, reviewReason }, 'order flagged for review');
+    return reviewReason ? { ...result, reviewReason } : result;
   }
 
   /** The check-back: what the database says about a step, by the order's idempotency key. */

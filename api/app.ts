@@ -6,7 +6,8 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { Config } from '../config';
 import { registerAuth } from './plugins/auth';
 import { registerDatabase } from './plugins/database';
-import { registerErrorHandler } from './plugins/errors';
+import { frameworkErrors, registerErrorHandler } from './plugins/errors';
+import { registerShutdown } from './plugins/shutdown';
 import { registerMetrics } from './plugins/metrics';
 import { registerTemporal } from './plugins/temporal';
 import { registerAccountRoutes } from './routes/accounts';
@@ -20,12 +21,19 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
     logger: logger ? { level: config.LOG_LEVEL } : false,
     bodyLimit: config.API_BODY_LIMIT_BYTES,
     requestTimeout: config.API_REQUEST_TIMEOUT_MS,
+    handlerTimeout: config.API_REQUEST_TIMEOUT_MS,
+    // IDs are at most 128 characters: longer ones reach validation (400), absurd ones the router (414), both in the one shape.
+    routerOptions: { maxParamLength: 512 },
+    frameworkErrors,
+    // Answered by the shutdown hook instead, with Retry-After and in the one error shape.
+    return503OnClosing: false,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: other content types are refused before they reach a route.
   app.removeContentTypeParser('text/plain');
   registerErrorHandler(app);
+  registerShutdown(app);
   await app.register(swagger, {
     openapi: { info: { title: 'saga-orchestrator', version: '0.1.0' } },
     transform: jsonSchemaTransform,
@@ -33,7 +41,7 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(rateLimit, { max: config.API_RATE_LIMIT_PER_MINUTE, timeWindow: '1 minute' });
   registerAuth(app, { apiKey: config.API_KEY });
-  registerDatabase(app, { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
+  registerDatabase(app, { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
   registerTemporal(app, { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   registerMetrics(app);
   registerHealthRoutes(app);

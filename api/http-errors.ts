@@ -1,3 +1,6 @@
+/** What a 503 tells the client to wait before retrying, in seconds. */
+export const RETRY_AFTER_SECONDS = '5';
+
 /** An error with an HTTP status that the error handler passes through unmasked. */
 export class HttpError extends Error {
   constructor(

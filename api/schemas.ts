@@ -1,18 +1,27 @@
 import { z } from 'zod';
+import { Limits } from '../domain/limits';
+import { textProblem } from '../domain/text';
 
-export const messageIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+const idPattern = /^[A-Za-z0-9._:-]+$/;
+const idSchema = z.string().min(1).max(Limits.maxIdLength).regex(idPattern, 'letters, digits and . _ : - only');
+export const messageIdSchema = idSchema;
 
-const idSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
-const cents = z.number().int('must be whole cents').nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** Free text: bounded, no control characters, well-formed UTF-16 (PostgreSQL must be able to store it). */
+const freeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .superRefine((s, ctx) => {
+      const problem = textProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+const cents = (max: number) => z.number().int('must be whole cents').nonnegative().max(max);
 
 export const orderItemSchema = z.strictObject({
   sku: idSchema,
-  quantity: z.number().int().positive().max(1_000_000),
-  unitPriceCents: cents.max(1_000_000_000),
+  quantity: z.number().int().positive().max(Limits.maxQuantity),
+  unitPriceCents: cents(Limits.maxUnitPriceCents),
 });
 
 /** '90 seconds', '10 minutes', '2 hours'; at most 7 days. */
@@ -28,17 +37,17 @@ export function durationMs(s: string): number {
   return Number(match[1]) * factor;
 }
 
-/** The order command: the body of POST /orders and the value of a Kafka orders.commands message. */
-/** Totals stay far inside exact integer range (2^53 cents). */
-export const MAX_ORDER_TOTAL_CENTS = 1_000_000_000_000;
+export const MAX_ORDER_TOTAL_CENTS = Limits.maxOrderTotalCents;
 
+/** The order command: the body of POST /orders and the value of a Kafka orders.commands message. */
 export const orderCommandSchema = z.strictObject({
   messageId: messageIdSchema.optional(),
   customerId: idSchema,
   items: z
     .array(orderItemSchema)
     .min(1)
-    .max(100)
+    .max(Limits.maxItems)
+    // Each product is below 2^50, so this sum of at most 100 of them is exact.
     .refine((items) => items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0) <= MAX_ORDER_TOTAL_CENTS, {
       message: `order total exceeds ${MAX_ORDER_TOTAL_CENTS} cents`,
     }),
@@ -52,10 +61,9 @@ export const accountIdParams = z.strictObject({ accountId: idSchema });
 export const orderIdParams = z.strictObject({ orderId: messageIdSchema });
 export const skuParams = z.strictObject({ sku: idSchema });
 
-export const createAccountSchema = z.strictObject({ accountId: idSchema, openingBalanceCents: cents });
-export const creditSchema = z.strictObject({ amountCents: cents.positive() });
-export const inventorySchema = z.strictObject({ available: z.number().int().nonnegative().max(1_000_000_000) });
-export const cancelSchema = z.strictObject({ reason: z.string().max(500).optional() }).optional();
+export const createAccountSchema = z.strictObject({ accountId: idSchema, openingBalanceCents: cents(Limits.maxBalanceCents) });
+export const creditSchema = z.strictObject({ amountCents: cents(Limits.maxBalanceCents).positive() });
+export const inventorySchema = z.strictObject({ available: z.number().int().nonnegative().max(Limits.maxStockLevel) });
+export const cancelSchema = z.strictObject({ reason: freeText(Limits.maxReasonLength).optional() }).optional();
 
 export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional() });
-

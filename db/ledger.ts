@@ -15,6 +15,7 @@ export interface LedgerEntry {
 export interface LedgerRow {
   id: number;
   idempotency_key: string;
+  account_id: string;
   order_id: string | null;
   kind: LedgerKind;
   amount_cents: number;
@@ -32,7 +33,7 @@ export async function insertLedgerEntry(db: Queryable, e: LedgerEntry): Promise<
 
 export async function selectLedgerEntryByKey(db: Queryable, key: string): Promise<LedgerRow | undefined> {
   const { rows } = await db.query<LedgerRow>(
-    `select id, idempotency_key, order_id, kind, amount_cents, balance_after_cents, created_at
+    `select id, idempotency_key, account_id, order_id, kind, amount_cents, balance_after_cents, created_at
        from ledger where idempotency_key = $1`,
     [key],
   );
@@ -41,7 +42,7 @@ export async function selectLedgerEntryByKey(db: Queryable, key: string): Promis
 
 export async function selectRecentLedgerEntries(db: Queryable, accountId: string, limit: number): Promise<LedgerRow[]> {
   const { rows } = await db.query<LedgerRow>(
-    `select id, idempotency_key, order_id, kind, amount_cents, balance_after_cents, created_at
+    `select id, idempotency_key, account_id, order_id, kind, amount_cents, balance_after_cents, created_at
        from ledger where account_id = $1 order by id desc limit $2`,
     [accountId, limit],
   );

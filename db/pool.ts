@@ -11,9 +11,24 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
-export function createPool({ connectionString, max = 10 }: { connectionString: string; max?: number }): Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
-  // An idle client losing its server must not crash the process; the next checkout reconnects.
+export interface PoolOptions {
+  connectionString: string;
+  max?: number;
+  /** Server-side statement_timeout, and a client-side read deadline a little after it (a frozen server answers nothing). */
+  queryTimeoutMs?: number;
+}
+
+export function createPool({ connectionString, max = 10, queryTimeoutMs }: PoolOptions): Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 5_000,
+    ...(queryTimeoutMs ? { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + 2_000 } : {}),
+  });
+  // A server restart errors every connection, idle or checked out. Without a listener on each client, an
+  // 'error' emitted between two queries of a transaction would crash the process; the query in flight
+  // rejects on its own, and withTransaction discards the broken client.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   pool.on('error', () => undefined);
   return pool;
 }
@@ -21,15 +36,17 @@ export function createPool({ connectionString, max = 10 }: { connectionString: s
 /** Runs `work` in one transaction on a single client; rolls back on any error. */
 export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('begin');
     const result = await work(client);
     await client.query('commit');
     return result;
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
+    await client.query('rollback').catch((rollbackErr: Error) => (broken = rollbackErr));
     throw err;
   } finally {
-    client.release();
+    // A client whose rollback failed is in an unknown state: destroy it rather than hand it out again.
+    client.release(broken);
   }
 }

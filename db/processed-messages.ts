@@ -3,6 +3,7 @@ import type { Queryable } from './pool';
 export interface ProcessedMessageRow {
   message_id: string;
   workflow_id: string;
+  /** null while the start is in flight, or when its outcome is unknown. */
   run_id: string | null;
   source: 'rest' | 'kafka';
   fingerprint: string;
@@ -14,10 +15,7 @@ export async function selectProcessedMessage(db: Queryable, messageId: string): 
   return rows[0];
 }
 
-/**
- * Returns false when the message was already recorded (a duplicate delivery). A concurrent insert of
- * the same ID waits here until the first transaction ends, which serialises competing starts.
- */
+/** Claims the message ID for this content; false when it was already claimed (a duplicate or a conflict). */
 export async function insertProcessedMessage(
   db: Queryable,
   m: { messageId: string; workflowId: string; source: 'rest' | 'kafka'; fingerprint: string },
@@ -30,6 +28,20 @@ export async function insertProcessedMessage(
   return rowCount === 1;
 }
 
-export async function updateProcessedRunId(db: Queryable, m: { messageId: string; runId: string }): Promise<void> {
-  await db.query('update processed_messages set run_id = $2 where message_id = $1', [m.messageId, m.runId]);
+/** Records the run a start was acknowledged with; recreates the claim if a failed copy released it meanwhile. */
+export async function upsertProcessedRunId(
+  db: Queryable,
+  m: { messageId: string; workflowId: string; source: 'rest' | 'kafka'; fingerprint: string; runId: string },
+): Promise<void> {
+  await db.query(
+    `insert into processed_messages (message_id, workflow_id, source, fingerprint, run_id) values ($1, $2, $3, $4, $5)
+     on conflict (message_id) do update set run_id = coalesce(processed_messages.run_id, excluded.run_id)
+      where processed_messages.fingerprint = excluded.fingerprint`,
+    [m.messageId, m.workflowId, m.source, m.fingerprint, m.runId],
+  );
+}
+
+/** Releases a claim whose start certainly did not happen, so the message ID is free again. */
+export async function deleteUnstartedMessage(db: Queryable, m: { messageId: string; fingerprint: string }): Promise<void> {
+  await db.query('delete from processed_messages where message_id = $1 and fingerprint = $2 and run_id is null', [m.messageId, m.fingerprint]);
 }

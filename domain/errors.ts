@@ -12,6 +12,12 @@ export const BusinessError = {
   /** The order already ended the other way (confirmed vs cancelled). */
   OrderClosed: 'OrderClosed',
   InvalidOrder: 'InvalidOrder',
+  /** A balance change would take the account past Limits.maxBalanceCents. */
+  BalanceLimitExceeded: 'BalanceLimitExceeded',
+  /** An idempotency key came back with other content (another account, kind or amount). */
+  IdempotencyKeyConflict: 'IdempotencyKeyConflict',
+  /** PostgreSQL refused a value (SQLSTATE class 22): the same write fails on every retry. */
+  DataError: 'DataError',
 } as const;
 
 export type BusinessErrorType = (typeof BusinessError)[keyof typeof BusinessError];

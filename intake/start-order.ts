@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { insertProcessedMessage, selectProcessedMessage, updateProcessedRunId } from '../db/processed-messages';
-import { withTransaction, type Pool } from '../db/pool';
+import { deleteUnstartedMessage, insertProcessedMessage, selectProcessedMessage, upsertProcessedRunId } from '../db/processed-messages';
+import type { Pool } from '../db/pool';
+import { isTemporalUnavailable, neverReachedTemporal } from '../lib/temporal-errors';
 import { workflowIdFor } from '../domain/order';
 import type { OrderSagaInput } from '../workflows/definitions';
 
 const START_DEADLINE_MS = 5_000;
+const LOOKUP_DEADLINE_MS = 2_000;
 
 export interface OrderRequest {
   messageId: string;
@@ -44,35 +46,46 @@ export function fingerprint(request: OrderRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-/** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4): Temporal did not answer; anything else is a real refusal. */
-function isUnavailable(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 14 || code === 4) return true;
-    if (/\b(UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED)\b|deadline exceeded/i.test(e.message)) return true;
-  }
-  return false;
-}
-
 /**
  * The one function both producers call. The workflow start is the only write that matters; the
- * processed_messages row makes duplicates collapse even after Temporal's retention has passed.
+ * processed_messages row makes duplicates collapse even after Temporal's retention has passed, and
+ * turns the same ID with other content into a conflict. No database connection is held while Temporal
+ * answers: the claim commits first, and copies that find it unresolved start too, which collapses.
  */
 export async function startOrder(
   deps: { client: Client; pool: Pool; taskQueue: string },
   request: OrderRequest,
   source: 'rest' | 'kafka',
 ): Promise<StartResult> {
-  const workflowId = workflowIdFor(request.messageId);
-  const print = fingerprint(request);
-  const duplicateOf = (row: { fingerprint: string; workflow_id: string; run_id: string | null }): StartResult => {
-    if (row.fingerprint !== print) throw new MessageConflictError(`message ${request.messageId} was already accepted with different content`);
-    return { orderId: request.messageId, workflowId: row.workflow_id, runId: row.run_id ?? '', duplicate: true };
-  };
-  const known = await selectProcessedMessage(deps.pool, request.messageId);
-  if (known) return duplicateOf(known);
+  const claim = { messageId: request.messageId, workflowId: workflowIdFor(request.messageId), source, fingerprint: fingerprint(request) };
+  const result = (runId: string, duplicate: boolean): StartResult => ({ orderId: request.messageId, workflowId: claim.workflowId, runId, duplicate });
 
-  const input: OrderSagaInput = {
+  let claimed = false;
+  for (let attempt = 1; !claimed; attempt++) {
+    claimed = await insertProcessedMessage(deps.pool, claim);
+    if (claimed) break;
+    const row = await selectProcessedMessage(deps.pool, request.messageId);
+    if (!row) {
+      if (attempt < 3) continue; // released by a copy whose start failed: claim it again
+      throw new TemporalUnavailableError(`message ${request.messageId} is being retried concurrently; retry`);
+    }
+    if (row.fingerprint !== claim.fingerprint) throw new MessageConflictError(`message ${request.messageId} was already accepted with different content`);
+    if (row.run_id) return result(row.run_id, true);
+    break; // another copy is starting it, or its outcome is unknown: starting again collapses onto the same workflow
+  }
+
+  const runId = await startOrLearn(deps.client, deps.taskQueue, claim.workflowId, sagaInput(request)).catch(async (err: unknown) => {
+    if (claimed && (err instanceof NotStarted || !(err instanceof TemporalUnavailableError))) {
+      await deleteUnstartedMessage(deps.pool, claim);
+    }
+    throw err instanceof NotStarted ? err.cause : err;
+  });
+  await upsertProcessedRunId(deps.pool, { ...claim, runId });
+  return result(runId, !claimed);
+}
+
+function sagaInput(request: OrderRequest): OrderSagaInput {
+  return {
     messageId: request.messageId,
     customerId: request.customerId,
     items: request.items,
@@ -81,24 +94,37 @@ export async function startOrder(
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
     confirmWithin: request.confirmWithin as OrderSagaInput['confirmWithin'],
   };
-  // The row is written in the transaction that holds it while the workflow starts: a competing copy
-  // waits, then sees the winner; a failed start rolls back, leaving no trace.
-  return withTransaction(deps.pool, async (tx) => {
-    if (!(await insertProcessedMessage(tx, { messageId: request.messageId, workflowId, source, fingerprint: print }))) {
-      return duplicateOf((await selectProcessedMessage(tx, request.messageId))!);
-    }
-    const runId = await startWorkflow(deps, workflowId, input);
-    await updateProcessedRunId(tx, { messageId: request.messageId, runId });
-    return { orderId: request.messageId, workflowId, runId, duplicate: false };
-  });
 }
 
-async function startWorkflow(deps: { client: Client; taskQueue: string }, workflowId: string, input: OrderSagaInput): Promise<string> {
+/** Wraps an unavailability after which the workflow is known not to exist. */
+class NotStarted extends Error {}
+
+/**
+ * Starts the workflow; when Temporal does not answer in time, asks it whether the start happened before
+ * giving up, so a start that was accepted late is still reported as accepted.
+ */
+async function startOrLearn(client: Client, taskQueue: string, workflowId: string, input: OrderSagaInput): Promise<string> {
+  try {
+    return await startWorkflow(client, taskQueue, workflowId, input);
+  } catch (err) {
+    if (!isTemporalUnavailable(err)) throw err;
+    const unavailable = new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    if (neverReachedTemporal(err)) throw new NotStarted('never sent', { cause: unavailable });
+    const runId = await client
+      .withDeadline(Date.now() + LOOKUP_DEADLINE_MS, () => client.workflow.getHandle(workflowId).describe())
+      .then((d) => d.runId)
+      .catch((lookupErr: unknown) => (lookupErr instanceof WorkflowNotFoundError ? null : undefined));
+    if (runId) return runId;
+    throw runId === null ? new NotStarted('not found', { cause: unavailable }) : unavailable;
+  }
+}
+
+async function startWorkflow(client: Client, taskQueue: string, workflowId: string, input: OrderSagaInput): Promise<string> {
   try {
     // Bounded, so an outage answers 503 in seconds rather than after the SDK's long retry schedule.
-    const handle = await deps.client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
-      deps.client.workflow.start('orderSaga', {
-        taskQueue: deps.taskQueue,
+    const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+      client.workflow.start('orderSaga', {
+        taskQueue,
         workflowId,
         args: [input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
@@ -109,9 +135,8 @@ async function startWorkflow(deps: { client: Client; taskQueue: string }, workfl
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       // Closed already, and its processed_messages row was lost: recover the run ID.
-      return (await deps.client.workflow.getHandle(workflowId).describe()).runId;
+      return (await client.withDeadline(Date.now() + LOOKUP_DEADLINE_MS, () => client.workflow.getHandle(workflowId).describe())).runId;
     }
-    if (isUnavailable(err)) throw new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}`);
     throw err;
   }
 }

@@ -233,7 +233,7 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     }
   });
 
-  it('Temporal down mid-flight: 503 with Retry-After and nothing recorded; back up, the retry starts exactly one saga', async () => {
+  it('Temporal down mid-flight: 503 with Retry-After and no workflow; the key stays bound to its body; back up, the retry starts exactly one saga', async () => {
     const ids = uniqueIds('outage');
     await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
     const body = { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 300 }] };
@@ -243,7 +243,11 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
       expect(down.statusCode).toBe(503);
       expect(down.headers['retry-after']).toBe('5');
       expect(down.json()).toMatchObject({ error: 'TemporalUnavailable' });
-      expect(await processedRows(ids.message)).toBe(0);
+      // The start may have reached Temporal before it went silent, so the claim stays, unresolved.
+      const { rows } = await db.pool.query('select run_id from processed_messages where message_id = $1', [ids.message]);
+      expect(rows).toEqual([{ run_id: null }]);
+      const otherBody = await post('/orders', { ...body, items: [{ ...body.items[0]!, quantity: 2 }] }, { 'idempotency-key': ids.message });
+      expect(otherBody.statusCode).toBe(409);
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
     } finally {
       await temporal.restart();

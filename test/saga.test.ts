@@ -334,4 +334,40 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     ]);
     expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
   });
+
+  it.each([
+    ['NUL', 'x\u0000'],
+    ['a lone surrogate', 'x\ud800'],
+  ])('a cancel reason with %s that reaches the saga still ends the order, flagged for review', async (_name, reason) => {
+    const ids = uniqueIds('poison-reason');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { confirmation: 'manual' }), {
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        // Straight to Temporal, past the API's validation: the saga must survive what PostgreSQL refuses.
+        await env.client.workflow.getHandle(workflowId).signal(cancelSignal, { reason });
+      },
+    });
+    expect(result).toMatchObject({ state: 'CANCELLED', needsReview: true, reviewReason: expect.stringMatching(/^data error while cancelling/) as string });
+    const stored = await selectOrder(db.pool, ids.message);
+    expect(stored).toMatchObject({ status: 'CANCELLED', needs_review: true });
+    expect(stored!.cancel_reason).toBe('cancelled: x\ufffd');
+    expect((await outboxOf(db.pool, ids.message)).map((e) => e.event_type)).toEqual(['order.cancelled']);
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
+    expect(await availableOf(db.pool, ids.sku)).toBe(2);
+    const description = await env.client.workflow.getHandle(workflowIdFor(ids.message)).describe();
+    expect(description.typedSearchAttributes.get(NeedsReviewKey)).toBe(true);
+  });
+
+  it('the longest manual window the API accepts (7 days) expires with a bounded history', async () => {
+    const ids = uniqueIds('week');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { confirmation: 'manual', confirmWithin: '168 hours' }));
+    expect(result).toMatchObject({ state: 'CANCELLED', reason: 'confirmation window of 168 hours expired' });
+    const history = await env.client.workflow.getHandle(workflowIdFor(ids.message)).fetchHistory();
+    const timers = history.events!.filter((e) => e.timerStartedEventAttributes).length;
+    // Check-backs double from 1 minute to 1 hour: 7 + 167 for a week, where a fixed minute took 10,080 (~110,000 events).
+    expect(timers).toBeLessThanOrEqual(180);
+    expect(history.events!.length).toBeLessThan(2_500);
+  });
 });

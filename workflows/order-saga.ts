@@ -33,6 +33,8 @@ import {
 
 type Activities = ReturnType<typeof createActivities>;
 
+const MAX_DECISION_CHECK_BACK_MS = 60 * 60 * 1000;
+
 const forward = proxyActivities<Activities>(forwardStep);
 const bookkeeping = proxyActivities<Activities>(untilDone);
 const compensations = proxyActivities<Activities>(compensation);
@@ -137,14 +139,19 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   async function awaitConfirmation(): Promise<void> {
     status.currentStep = 'confirmation';
     publishState('AWAITING_CONFIRMATION');
+    // Versioned change (S8): check-backs double in spacing up to an hour, so the longest window the API
+    // accepts (7 days) stays far below the server's history limit; older sagas keep their fixed spacing.
+    const spacingGrows = patched('decision-check-backs-double');
     const deadline = Date.now() + msToNumber(options.confirmWithin);
-    const every = msToNumber(options.checkBackEvery);
+    let every = msToNumber(options.checkBackEvery);
+    const longest = Math.max(every, MAX_DECISION_CHECK_BACK_MS);
     while (!decision) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
       if (await condition(() => decision !== undefined, Math.min(every, remaining))) break;
       // A decision stored in the database whose signal never arrived still counts.
       decision = (await checks.readConfirmationDecision({ orderId }).catch(unknownUnlessCancelled(null))) ?? undefined;
+      if (spacingGrows) every = Math.min(every * 2, longest);
     }
     if (!decision && !settlesStoredDecision) throw new SagaAbort(windowExpired());
   }
@@ -194,7 +201,12 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         status.compensationsDone.push({ step, outcome });
       }
       status.currentStep = 'cancel';
-      await bookkeeping.cancelOrder({ ...order, reason: status.reason!, reviewReason: status.reviewReason });
+      const cancelled = await bookkeeping.cancelOrder({ ...order, reason: status.reason!, reviewReason: status.reviewReason });
+      // The cancellation had to make its text storable: flag it, so the UI and the API show it for review.
+      if (cancelled.reviewReason && !status.needsReview) {
+        status.needsReview = true;
+        status.reviewReason = cancelled.reviewReason;
+      }
     });
     status.currentStep = 'done';
     publishState('CANCELLED');

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { createPool, type Pool } from '../../db/pool';
+import { createPool, type Pool, type PoolOptions } from '../../db/pool';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -7,8 +7,8 @@ declare module 'fastify' {
   }
 }
 
-export function registerDatabase(app: FastifyInstance, { connectionString, max }: { connectionString: string; max: number }): void {
-  const pool = createPool({ connectionString, max });
+export function registerDatabase(app: FastifyInstance, options: PoolOptions): void {
+  const pool = createPool(options);
   app.decorate('db', pool);
   app.addHook('onClose', async () => pool.end());
 }

@@ -1,6 +1,8 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { HttpError } from '../http-errors';
+import { isCheckViolation, isDataError, isDatabaseUnavailable } from '../../db/errors';
+import { isTemporalUnavailable } from '../../lib/temporal-errors';
+import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 
 export interface ErrorBody {
   error: string;
@@ -13,32 +15,56 @@ const fastifyCodes: Record<string, { status: number; error: string }> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, error: 'MalformedJson' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 400, error: 'UnsupportedContentType' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, error: 'PayloadTooLarge' },
+  FST_ERR_BAD_URL: { status: 400, error: 'BadUrl' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, error: 'UriTooLong' },
 };
+
+/** Failures of a dependency: the same request may succeed later, so 503 with Retry-After, never 500. */
+function unavailable(err: unknown): HttpError | undefined {
+  const retry = { 'retry-after': RETRY_AFTER_SECONDS };
+  if ((err as FastifyError).code === 'FST_ERR_HANDLER_TIMEOUT') return new HttpError(503, 'Timeout', 'the request took too long; retry later', retry);
+  if (isDatabaseUnavailable(err)) return new HttpError(503, 'DatabaseUnavailable', 'the database is temporarily unavailable; retry later', retry);
+  if (isTemporalUnavailable(err)) return new HttpError(503, 'TemporalUnavailable', 'Temporal is temporarily unavailable; retry later', retry);
+  return undefined;
+}
+
+function send(reply: FastifyReply, status: number, body: ErrorBody, headers: Record<string, string> = {}) {
+  return reply.code(status).headers(headers).send(body);
+}
 
 /** The one error handler: every failure leaves as `{ error, message, details? }`; 5xx text is masked. */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      return reply.code(400).send({
+      return send(reply, 400, {
         error: 'ValidationError',
         message: `invalid ${err.validationContext ?? 'request'}`,
         details: err.validation.map((v) => ({ in: err.validationContext, path: v.instancePath || '/', message: v.message })),
-      } satisfies ErrorBody);
+      });
     }
-    if (err instanceof HttpError) {
-      return reply.code(err.statusCode).headers(err.headers).send({ error: err.code, message: err.message } satisfies ErrorBody);
+    const mapped = err instanceof HttpError ? err : unavailable(err);
+    if (mapped) {
+      if (mapped.statusCode >= 500) request.log.warn({ err }, mapped.message);
+      return send(reply, mapped.statusCode, { error: mapped.code, message: mapped.message }, mapped.headers);
+    }
+    if (isDataError(err) || isCheckViolation(err)) {
+      return send(reply, 422, { error: 'ValueRefused', message: 'a value is outside what the database accepts' });
     }
     const known = err.code ? fastifyCodes[err.code] : undefined;
-    if (known) return reply.code(known.status).send({ error: known.error, message: err.message } satisfies ErrorBody);
+    if (known) return send(reply, known.status, { error: known.error, message: err.message });
     const statusCode = err.statusCode ?? 500;
     if (statusCode >= 500) {
       request.log.error({ err }, 'request failed');
-      return reply.code(statusCode).send({ error: 'InternalError', message: 'internal error' } satisfies ErrorBody);
+      return send(reply, statusCode, { error: 'InternalError', message: 'internal error' });
     }
     const error = statusCode === 429 ? 'RateLimited' : (err.code ?? 'BadRequest');
-    return reply.code(statusCode).send({ error, message: err.message } satisfies ErrorBody);
+    return send(reply, statusCode, { error, message: err.message });
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'NotFound', message: `no route ${request.method} ${request.url}` } satisfies ErrorBody),
-  );
+  app.setNotFoundHandler((request, reply) => send(reply, 404, { error: 'NotFound', message: `no route ${request.method} ${request.url}` }));
+}
+
+/** Router errors (a malformed or over-long path) happen before any route: answer them in the same shape. */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const known = fastifyCodes[err.code] ?? { status: err.statusCode ?? 400, error: 'BadRequest' };
+  void send(reply, known.status, { error: known.error, message: err.message });
 }

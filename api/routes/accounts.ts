@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { applyBalanceChange, ledgerKeys } from '../../activities/balance';
@@ -5,8 +6,23 @@ import { retryOnConflict } from '../../activities/optimistic-retry';
 import { insertAccount, selectAccount } from '../../db/accounts';
 import { selectRecentLedgerEntries } from '../../db/ledger';
 import { withTransaction } from '../../db/pool';
+import { BusinessError, VersionConflictType } from '../../domain/errors';
 import { HttpError } from '../http-errors';
 import { accountIdParams, createAccountSchema, creditSchema, idempotencyHeaders } from '../schemas';
+
+/** Maps the balance change's typed failures to answers; anything else goes to the error handler. */
+function topUpError(err: unknown, accountId: string, key: string): unknown {
+  const type = err instanceof ApplicationFailure ? err.type : undefined;
+  if (type === BusinessError.UnknownAccount) return new HttpError(404, 'AccountNotFound', `no account ${accountId}`);
+  if (type === BusinessError.IdempotencyKeyConflict) {
+    return new HttpError(409, 'IdempotencyKeyConflict', `Idempotency-Key ${key} was already used on account ${accountId} for a different amount`);
+  }
+  if (type === BusinessError.BalanceLimitExceeded) return new HttpError(422, 'BalanceLimitExceeded', (err as Error).message);
+  if (type === VersionConflictType) {
+    return new HttpError(503, 'Contention', `account ${accountId} is changing too fast; retry with the same Idempotency-Key`, { 'retry-after': '1' });
+  }
+  return err;
+}
 
 export function registerAccountRoutes(app: FastifyInstance): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -30,11 +46,10 @@ export function registerAccountRoutes(app: FastifyInstance): void {
       const { accountId } = request.params;
       const result = await retryOnConflict(() =>
         withTransaction(app.db, (tx) =>
-          applyBalanceChange(tx, { accountId, orderId: null, kind: 'credit', amountCents: request.body.amountCents, idempotencyKey: ledgerKeys.credit(key) }),
+          applyBalanceChange(tx, { accountId, orderId: null, kind: 'credit', amountCents: request.body.amountCents, idempotencyKey: ledgerKeys.credit(accountId, key) }),
         ),
       ).catch((err: unknown) => {
-        if ((err as { type?: string }).type === 'UnknownAccount') throw new HttpError(404, 'AccountNotFound', `no account ${accountId}`);
-        throw err;
+        throw topUpError(err, accountId, key);
       });
       return reply.code(result.applied ? 201 : 200).send({ accountId, applied: result.applied, balanceAfterCents: result.balanceAfterCents });
     },

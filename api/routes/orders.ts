@@ -2,13 +2,15 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { recordConfirmationDecision, selectOrder, type OrderRow } from '../../db/orders';
+import { selectProcessedMessage } from '../../db/processed-messages';
 import { workflowIdFor, type ConfirmationDecision } from '../../domain/order';
 import { MessageConflictError, startOrder, TemporalUnavailableError } from '../../intake/start-order';
 import { cancelSignal, confirmSignal, statusQuery } from '../../workflows/definitions';
-import { HttpError } from '../http-errors';
+import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 import { cancelSchema, idempotencyHeaders, orderCommandSchema, orderIdParams } from '../schemas';
 
-const RETRY_AFTER_SECONDS = '5';
+/** How long a request waits for Temporal before answering without it. */
+const SAGA_QUERY_DEADLINE_MS = 3_000;
 
 function orderView(row: OrderRow) {
   return {
@@ -63,27 +65,39 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
 
   routes.get('/orders/:orderId', { schema: { params: orderIdParams, tags: ['orders'] } }, async (request) => {
     const { orderId } = request.params;
+    const saga = await runningSagaStatus(orderId).catch((err: unknown) => {
+      request.log.warn({ err, orderId }, 'workflow lookup failed or timed out; answering from the database');
+      return 'unreachable' as const;
+    });
+    const row = await selectOrder(app.db, orderId);
+    if (saga && saga !== 'unreachable') return { ...(row ? orderView(row) : { orderId, status: 'PENDING' }), saga, source: 'workflow' };
+    if (row) return { ...orderView(row), source: 'database', ...(saga === 'unreachable' ? { workflowUnreachable: true } : {}) };
+    // Accepted, but its saga has not written the order yet and Temporal cannot say more right now.
+    if (saga === 'unreachable' && (await selectProcessedMessage(app.db, orderId))) {
+      return { orderId, status: 'PENDING', source: 'database', workflowUnreachable: true };
+    }
+    throw new HttpError(404, 'OrderNotFound', `no order ${orderId}`);
+  });
+
+  /** The saga's status query while it runs, within a deadline (a stalled Temporal or a frozen worker must not hang the request). */
+  async function runningSagaStatus(orderId: string) {
     const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
     try {
-      const description = await handle.describe();
-      if (description.status.name === 'RUNNING') {
-        const saga = await handle.query(statusQuery);
-        const row = await selectOrder(app.db, orderId);
-        return { ...(row ? orderView(row) : { orderId, status: 'PENDING' }), saga, source: 'workflow' };
-      }
+      return await app.temporal.withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, async () => {
+        const description = await handle.describe();
+        return description.status.name === 'RUNNING' ? await handle.query(statusQuery) : undefined;
+      });
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) request.log.warn({ err, orderId }, 'workflow lookup failed; answering from the database');
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
     }
-    const row = await selectOrder(app.db, orderId);
-    if (!row) throw new HttpError(404, 'OrderNotFound', `no order ${orderId}`);
-    return { ...orderView(row), source: 'database' };
-  });
+  }
 
   const decide = (decision: ConfirmationDecision) => async (orderId: string, reason?: string) => {
     const row = await selectOrder(app.db, orderId);
     const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
     if (!row) {
-      await handle.describe().catch((err: unknown) => {
+      await app.temporal.withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, () => handle.describe()).catch((err: unknown) => {
         throw err instanceof WorkflowNotFoundError ? new HttpError(404, 'OrderNotFound', `no order ${orderId}`) : err;
       });
     }
@@ -102,7 +116,8 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
       }
       if (standing !== decision) throw new HttpError(409, 'DecisionConflict', `order ${orderId} already has decision ${standing}`);
     }
-    await (decision === 'confirm' ? handle.signal(confirmSignal) : handle.signal(cancelSignal, { reason })).catch((err: unknown) => {
+    const signal = () => (decision === 'confirm' ? handle.signal(confirmSignal) : handle.signal(cancelSignal, { reason }));
+    await app.temporal.withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, signal).catch((err: unknown) => {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     });
     return { orderId, decision, status: row?.status ?? 'PENDING' };

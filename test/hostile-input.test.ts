@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../api/app';
+import { cancelSchema, kafkaOrderCommandSchema } from '../api/schemas';
+import { loadConfig } from '../config';
+import { Limits } from '../domain/limits';
+import { assertInvariants } from './helpers/invariants';
+import { startRealStack, type RealStack } from './helpers/real-stack';
+import { balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
+
+/** Text that PostgreSQL cannot store, or that has no place in an ID or a reason. */
+const hostileText: [string, string][] = [
+  ['NUL', 'x\u0000'],
+  ['a C0 control character', 'x\u0001y'],
+  ['a newline', 'line\nbreak'],
+  ['DEL', 'x\u007f'],
+  ['a C1 control character', 'x\u0085'],
+  ['a lone high surrogate', 'x\ud800'],
+  ['a lone low surrogate', '\udc00x'],
+];
+
+describe('hostile input and money at the limits, on real Temporal and PostgreSQL', () => {
+  let stack: RealStack;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    stack = await startRealStack();
+    const config = loadConfig({ DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue });
+    app = await buildApp(config, { logger: false });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await stack?.stop();
+  });
+  afterEach(async () => assertInvariants(stack.db.pool, { allowPending: true }));
+
+  const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload: payload as object, headers });
+  const errorShape = { error: expect.any(String) as string, message: expect.any(String) as string };
+
+  it('a top-up key belongs to its account: another account may reuse it, another amount on the same account is a 409', async () => {
+    const alice = `alice-${randomUUID().slice(0, 8)}`;
+    const bob = `bob-${randomUUID().slice(0, 8)}`;
+    await seed(stack.db.pool, { account: [alice, 1_000] });
+    await seed(stack.db.pool, { account: [bob, 1_000] });
+    const key = { 'idempotency-key': 'topup-7' };
+
+    expect((await post(`/accounts/${alice}/credits`, { amountCents: 500 }, key)).statusCode).toBe(201);
+    const bobs = await post(`/accounts/${bob}/credits`, { amountCents: 700 }, key);
+    expect(bobs.statusCode).toBe(201);
+    expect(bobs.json()).toEqual({ accountId: bob, applied: true, balanceAfterCents: 1_700 });
+
+    const again = await post(`/accounts/${alice}/credits`, { amountCents: 500 }, key);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ accountId: alice, applied: false, balanceAfterCents: 1_500 });
+
+    const otherAmount = await post(`/accounts/${alice}/credits`, { amountCents: 600 }, key);
+    expect(otherAmount.statusCode).toBe(409);
+    expect(otherAmount.json()).toEqual({ ...errorShape, error: 'IdempotencyKeyConflict' });
+
+    expect(await balanceOf(stack.db.pool, alice)).toBe(1_500);
+    expect(await balanceOf(stack.db.pool, bob)).toBe(1_700);
+    expect((await ledgerOf(stack.db.pool, bob)).map((e) => e.amount_cents)).toEqual([700]);
+  });
+
+  it.each(hostileText)('a cancel reason with %s is a 400 and stores nothing', async (_name, reason) => {
+    const ids = uniqueIds('reason');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
+    const placed = await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' }, { 'idempotency-key': ids.message });
+    expect(placed.statusCode).toBe(202);
+    // Raw JSON, so the escapes reach the server exactly as an attacker would send them.
+    const response = await app.inject({
+      method: 'POST',
+      url: `/orders/${ids.message}/cancel`,
+      headers: { 'content-type': 'application/json' },
+      payload: `{"reason":${JSON.stringify(reason)}}`,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'ValidationError', details: [expect.objectContaining({ path: '/reason' })] });
+    const { rows } = await stack.db.pool.query('select confirmation_decision from orders where id = $1', [ids.message]);
+    expect(rows.every((r: { confirmation_decision: string | null }) => r.confirmation_decision === null)).toBe(true);
+    await post(`/orders/${ids.message}/cancel`, { reason: 'clean up' });
+    await stack.result(ids.message);
+  });
+
+  it('Kafka commands and REST bodies share the text rules: every ID field refuses hostile text', () => {
+    const valid = { messageId: 'm-1', customerId: 'alice', items: [{ sku: 'book-1', quantity: 1, unitPriceCents: 100 }] };
+    expect(kafkaOrderCommandSchema.safeParse(valid).success).toBe(true);
+    for (const [name, text] of hostileText) {
+      for (const field of ['messageId', 'customerId', 'sku'] as const) {
+        const command = field === 'sku' ? { ...valid, items: [{ ...valid.items[0], sku: text }] } : { ...valid, [field]: text };
+        expect(kafkaOrderCommandSchema.safeParse(command).success, `${field} with ${name}`).toBe(false);
+      }
+      expect(cancelSchema.safeParse({ reason: text }).success, `reason with ${name}`).toBe(false);
+    }
+    expect(cancelSchema.safeParse({ reason: 'r'.repeat(Limits.maxReasonLength + 1) }).success).toBe(false);
+    expect(cancelSchema.safeParse({ reason: 'Kundin hat storniert — 返品 ✓' }).success).toBe(true);
+  });
+
+  it('balances stay inside the exact range: an opening balance past the limit is a 400, a credit past it a 422, the account stays readable', async () => {
+    const rich = `rich-${randomUUID().slice(0, 8)}`;
+    expect((await post('/accounts', { accountId: rich, openingBalanceCents: Number.MAX_SAFE_INTEGER })).statusCode).toBe(400);
+    expect((await post('/accounts', { accountId: rich, openingBalanceCents: Limits.maxBalanceCents - 1 })).statusCode).toBe(201);
+    const over = await post(`/accounts/${rich}/credits`, { amountCents: 2 }, { 'idempotency-key': `over-${rich}` });
+    expect(over.statusCode).toBe(422);
+    expect(over.json()).toEqual({ ...errorShape, error: 'BalanceLimitExceeded' });
+    expect((await post(`/accounts/${rich}/credits`, { amountCents: Number.MAX_SAFE_INTEGER }, { 'idempotency-key': `huge-${rich}` })).statusCode).toBe(400);
+    expect((await post(`/accounts/${rich}/credits`, { amountCents: 1 }, { 'idempotency-key': `one-${rich}` })).statusCode).toBe(201);
+    const account = await app.inject({ method: 'GET', url: `/accounts/${rich}` });
+    expect(account.statusCode).toBe(200);
+    expect(account.json()).toMatchObject({ balanceCents: Limits.maxBalanceCents });
+    // The database refuses what the code would never write: the CHECKs are the last line.
+    await expect(stack.db.pool.query('update accounts set balance_cents = balance_cents + 1 where id = $1', [rich])).rejects.toMatchObject({ code: '23514' });
+    await expect(
+      stack.db.pool.query(`insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 1000000000001, 'PENDING', 'auto')`, [`o-${rich}`, rich]),
+    ).rejects.toMatchObject({ code: '23514' });
+  });
+
+  it('order amounts are bounded so no total leaves the exact range', async () => {
+    const item = { sku: 'sku-1', quantity: Limits.maxQuantity, unitPriceCents: Limits.maxUnitPriceCents };
+    const tooMuch = await post('/orders', { customerId: 'a', items: Array(Limits.maxItems).fill(item) }, { 'idempotency-key': `big-${randomUUID()}` });
+    expect(tooMuch.statusCode).toBe(400);
+    const unsafePrice = await post('/orders', { customerId: 'a', items: [{ ...item, quantity: 1, unitPriceCents: 2 ** 53 }] }, { 'idempotency-key': `p-${randomUUID()}` });
+    expect(unsafePrice.statusCode).toBe(400);
+  });
+
+  it('stock counts are bigint end to end: a restock after 1.2 billion units sold works; past the exact range it is a 422', async () => {
+    const sku = `sku-${randomUUID().slice(0, 8)}`;
+    const put = (available: number) => app.inject({ method: 'PUT', url: `/inventory/${sku}`, payload: { available } });
+    expect((await put(1_000_000_000)).statusCode).toBe(200);
+    // 1.2 billion units sold over time: available fell, provisioned (available + sold) kept them.
+    await stack.db.pool.query('update inventory set provisioned = provisioned + 1200000000 where sku = $1', [sku]);
+    const restock = await put(1_000_000_000);
+    expect(restock.statusCode).toBe(200);
+    expect(restock.json()).toMatchObject({ available: 1_000_000_000 });
+    await stack.db.pool.query('update inventory set available = 0, provisioned = $2 where sku = $1', [sku, Number.MAX_SAFE_INTEGER - 10]);
+    expect((await put(5)).statusCode).toBe(200);
+    const beyond = await put(100);
+    expect(beyond.statusCode).toBe(422);
+    expect(beyond.json()).toEqual({ ...errorShape, error: 'ValueRefused' });
+    expect((await app.inject({ method: 'GET', url: `/inventory/${sku}` })).json()).toMatchObject({ available: 5 });
+    await stack.db.pool.query('delete from inventory where sku = $1', [sku]);
+  });
+
+  it('path IDs: 129 characters is a validation error, an absurd length a 414, both in the one error shape', async () => {
+    const long = await app.inject({ method: 'GET', url: `/orders/${'a'.repeat(129)}` });
+    expect(long.statusCode).toBe(400);
+    expect(long.json()).toMatchObject({ error: 'ValidationError', message: expect.any(String) as string });
+    const absurd = await app.inject({ method: 'GET', url: `/orders/${'a'.repeat(600)}` });
+    expect(absurd.statusCode).toBe(414);
+    expect(absurd.json()).toEqual({ error: 'UriTooLong', message: expect.any(String) as string });
+  });
+
+  it('while the API shuts down, requests get 503 with Retry-After in the one error shape', async () => {
+    const closing = await buildApp(loadConfig({ DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporal.address }), { logger: false });
+    await closing.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = closing.server.address() as net.AddressInfo;
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    let raw = '';
+    socket.on('data', (d: Buffer) => (raw += d.toString()));
+    await new Promise((r) => socket.once('connect', r));
+    // A request whose body is still arriving keeps the connection busy, so the server cannot drop it...
+    socket.write('POST /accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = closing.close();
+    // ...and the next request on it arrives while the server drains.
+    socket.write('{}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await closed;
+    await new Promise((r) => socket.once('close', r));
+    const second = raw.slice(raw.indexOf('HTTP/1.1', 1));
+    expect(second).toMatch(/^HTTP\/1\.1 503/);
+    expect(second).toMatch(/\r\nretry-after: 5\r\n/i);
+    expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'ShuttingDown', message: expect.any(String) as string });
+  });
+});
