@@ -19,6 +19,6 @@ export function orderTotalCents(items: readonly OrderItem[]): number {
   return total;
 }
 
-/** Cashback in whole cents, rounded down. */
+/** Cashback in whole cents, rounded down; split so no intermediate product leaves the exact range. */
 export const rewardCents = (totalCents: number, basisPoints: number): number =>
-  Math.floor((totalCents * basisPoints) / 10_000);
+  Math.floor(totalCents / 10_000) * basisPoints + Math.floor(((totalCents % 10_000) * basisPoints) / 10_000);

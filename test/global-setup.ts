@@ -12,6 +12,7 @@ declare module 'vitest' {
     kafkaBrokers: string[];
     temporalBin: string;
     temporalTestServerBin: string;
+    pgBin: string;
   }
 }
 
@@ -54,6 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('kafkaBrokers', kafka.brokers);
     project.provide('temporalBin', toolchain.TEMPORAL_BIN);
     project.provide('temporalTestServerBin', toolchain.TEMPORAL_TEST_SERVER_BIN);
+    project.provide('pgBin', toolchain.PG_BIN);
   } catch (err) {
     await Promise.all(servers.map((s) => s.stop(5_000)));
     throw err;

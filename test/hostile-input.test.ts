@@ -6,6 +6,7 @@ import { buildApp } from '../api/app';
 import { cancelSchema, kafkaOrderCommandSchema } from '../api/schemas';
 import { loadConfig } from '../config';
 import { Limits } from '../domain/limits';
+import { rewardCents } from '../domain/order';
 import { assertInvariants } from './helpers/invariants';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
@@ -115,6 +116,13 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     await expect(
       stack.db.pool.query(`insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 1000000000001, 'PENDING', 'auto')`, [`o-${rich}`, rich]),
     ).rejects.toMatchObject({ code: '23514' });
+  });
+
+  it('cashback is exact at the largest total and rate (the plain product would pass 2^53)', () => {
+    const exact = (total: number, bp: number) => Number((BigInt(total) * BigInt(bp)) / 10_000n);
+    for (const [total, bp] of [[Limits.maxOrderTotalCents, 10_000], [Limits.maxOrderTotalCents - 1, 9_999], [999_409_991_959, 9_561], [3_998, 100]] as const) {
+      expect(rewardCents(total, bp), `${total} at ${bp} bp`).toBe(exact(total, bp));
+    }
   });
 
   it('order amounts are bounded so no total leaves the exact range', async () => {
