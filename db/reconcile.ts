@@ -1,0 +1,103 @@
+import type { Queryable } from './pool';
+
+/**
+ * The invariants of shared/RELIABILITY.md as read-only queries, one per statement. Each returns the
+ * violating rows (at most `limit`), so a clean database returns nothing and a dirty one says where.
+ */
+
+export async function selectBalanceMismatches(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ account_id: string; balance_cents: number; expected_cents: number }>(
+    `select a.id as account_id, a.balance_cents, a.opening_balance_cents + coalesce(sum(l.amount_cents), 0)::bigint as expected_cents
+       from accounts a left join ledger l on l.account_id = a.id
+      group by a.id
+     having a.balance_cents <> a.opening_balance_cents + coalesce(sum(l.amount_cents), 0)
+      order by a.id limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function selectDuplicateLedgerKeys(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ idempotency_key: string; times: number }>(
+    `select idempotency_key, count(*)::int as times from ledger group by idempotency_key having count(*) > 1 order by 1 limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function selectCancelledWithBalanceEffect(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ order_id: string; net_cents: number }>(
+    `select o.id as order_id, sum(l.amount_cents)::bigint as net_cents
+       from orders o join ledger l on l.order_id = o.id
+      where o.status = 'CANCELLED' group by o.id having sum(l.amount_cents) <> 0
+      order by o.id limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function selectCancelledHoldingStock(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ order_id: string }>(
+    `select o.id as order_id from orders o join saga_steps s on s.order_id = o.id and s.step = 'reserve'
+      where o.status = 'CANCELLED' and s.state = 'applied' order by o.id limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+/** provisioned = available + held by live reservations + sold; sold is what confirmed orders reserved. */
+export async function selectStockMismatches(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ sku: string; provisioned: number; accounted: number }>(
+    `select i.sku, i.provisioned, i.available + coalesce(r.held, 0)::bigint as accounted
+       from inventory i
+       left join (select q.key as sku, sum(q.value::bigint) as held
+                    from saga_steps s, jsonb_each_text(s.detail -> 'quantities') q
+                   where s.step = 'reserve' and s.state = 'applied' group by q.key) r on r.sku = i.sku
+      where i.provisioned <> i.available + coalesce(r.held, 0)
+      order by i.sku limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function selectEventCountMismatches(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ order_id: string; status: string; events: number }>(
+    `select o.id as order_id, o.status, count(e.event_id)::int as events
+       from orders o left join outbox e on e.order_id = o.id
+      group by o.id, o.status
+     having count(e.event_id) <> case when o.status = 'PENDING' then 0 else 1 end
+      order by o.id limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+/** Accepted messages (a run ID recorded) whose saga has not written its order: fine while the saga runs. */
+export async function selectAcceptedWithoutOrder(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ message_id: string; workflow_id: string }>(
+    `select p.message_id, p.workflow_id from processed_messages p
+      where p.run_id is not null and not exists (select 1 from orders o where o.id = p.message_id)
+      order by p.first_seen_at limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function selectPendingOrders(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ order_id: string; updated_at: Date }>(
+    `select id as order_id, updated_at from orders where status = 'PENDING' order by updated_at limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+/** Claims whose start never resolved: the caller got a 503 and may still retry; old ones need a look. */
+export async function selectUnresolvedClaims(db: Queryable, olderThanSeconds: number, limit: number) {
+  const { rows } = await db.query<{ message_id: string; workflow_id: string; first_seen_at: Date }>(
+    `select message_id, workflow_id, first_seen_at from processed_messages
+      where run_id is null and first_seen_at < now() - make_interval(secs => $1)
+      order by first_seen_at limit $2`,
+    [olderThanSeconds, limit],
+  );
+  return rows;
+}
