@@ -114,7 +114,7 @@ describe('process faults: PostgreSQL restart, Temporal down, a frozen worker', (
     };
     const clients = [1, 2, 3, 4].map(client);
 
-    await until('some orders placed', async () => accepted.length >= 20);
+    await until('some orders placed', () => Promise.resolve(accepted.length >= 20));
     await pool.end();
     postgres.child.kill('SIGINT'); // fast shutdown: "terminating connection due to administrator command"
     await postgres.exited;
