@@ -60,10 +60,15 @@ export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
+/** Polls `check` until it holds; a StackError from it is final, any other error means "not yet". */
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    const ok = await check().catch((err: unknown) => {
+      if (err instanceof StackError) throw err;
+      return false;
+    });
+    if (ok) return;
     await sleep(200);
   }
   throw new StackError(`${what} did not become ready within ${timeoutMs / 1000}s`);
@@ -91,7 +96,18 @@ interface SpawnOptions {
   inheritOutput?: boolean;
 }
 
+/** Every process spawned here and still running, so a shutdown also finds one that is still starting. */
+const running = new Set<ManagedProcess>();
+let spawningClosed = false;
+
+/** For a shutdown: refuses any further spawn, so nothing can start behind it, and returns what still runs. */
+export function closeSpawning(): ManagedProcess[] {
+  spawningClosed = true;
+  return [...running];
+}
+
 export function spawnManaged(options: SpawnOptions): ManagedProcess {
+  if (spawningClosed) throw new StackError(`not starting ${options.name}: the stack is stopping`);
   mkdirSync(path.dirname(options.logFile), { recursive: true });
   const child = spawn(options.command, options.args, {
     cwd: options.cwd ?? repoRoot,
@@ -116,11 +132,14 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
     await exited;
     clearTimeout(timer);
   };
-  return { name: options.name, child, logFile: options.logFile, stop, exited };
+  const managed: ManagedProcess = { name: options.name, child, logFile: options.logFile, stop, exited };
+  running.add(managed);
+  void exited.then(() => running.delete(managed));
+  return managed;
 }
 
-/** Fails fast with the tail of the log when a server dies while we wait for it. */
-async function waitForServer(proc: ManagedProcess, what: string, check: () => Promise<boolean>, timeoutMs: number) {
+/** Fails fast with the tail of the log when a process dies while we wait for it to serve. */
+export async function waitForServer(proc: ManagedProcess, what: string, check: () => Promise<boolean>, timeoutMs: number) {
   let died = false;
   void proc.exited.then(() => (died = true));
   await waitUntil(
@@ -185,6 +204,7 @@ export async function startPostgres(options: PostgresOptions): Promise<ManagedPr
     );
     if (init.status !== 0) throw new StackError(`initdb failed: ${(init.stderr || init.stdout).trim().split('\n').pop()}`);
   }
+  await waitForOldPostmaster(options.dataDir);
   const proc = spawnManaged({
     name: 'postgres',
     command: path.join(options.pgBin, 'postgres'),
@@ -203,6 +223,30 @@ export async function startPostgres(options: PostgresOptions): Promise<ManagedPr
   await waitForServer(proc, `PostgreSQL on :${options.port}`, () => queryOk(adminUrl), 30_000);
   await ensureDatabase(adminUrl, options.database);
   return { ...proc, url: `postgres://postgres@127.0.0.1:${options.port}/${options.database}` };
+}
+
+/**
+ * After a kill -9 of the postmaster its children linger a moment, still attached to its shared memory,
+ * and a new postmaster refuses to start until they are gone. Line 7 of postmaster.pid names that segment.
+ */
+async function waitForOldPostmaster(dataDir: string): Promise<void> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const shmid = readFileSync(pidFile, 'utf8').split('\n')[6]?.trim().split(/\s+/)[1];
+  if (!shmid) return;
+  // If they linger past this, PostgreSQL's own check reports it in the log.
+  await waitUntil('the old PostgreSQL processes to exit', () => Promise.resolve(!sharedMemoryInUse(shmid)), 30_000).catch(() => undefined);
+}
+
+function sharedMemoryInUse(shmid: string): boolean {
+  let table: string;
+  try {
+    table = readFileSync('/proc/sysvipc/shm', 'utf8'); // Linux only; elsewhere PostgreSQL's own check decides
+  } catch {
+    return false;
+  }
+  const row = table.split('\n').map((line) => line.trim().split(/\s+/)).find((cols) => cols[1] === shmid);
+  return Number(row?.[6] ?? 0) > 0; // columns: key shmid perms size cpid lpid nattch …
 }
 
 async function queryOk(url: string): Promise<boolean> {

@@ -1,26 +1,29 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
-import { loadConfig, ConfigError } from '../config';
+import { loadConfig } from '../config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { createKafka, ensureTopics } from '../messaging/topics';
+import { startApi, startConsumer, startWorker } from './apps';
 import {
   assertPortFree,
+  closeSpawning,
   readToolchain,
   repoRoot,
-  spawnManaged,
   StackError,
   startKafka,
   startPostgres,
   startTemporal,
-  waitUntil,
   type ManagedProcess,
 } from './servers';
+import { Supervisor, type Service } from './supervisor';
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+const wholeNumber = (fallback: number, min: number, max: number) => {
+  const expected = `expected a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: expected }).int(expected).min(min, expected).max(max, expected).default(fallback);
+};
 const stackSchema = z.object({
   STACK_DIR: z.string().default(path.join(repoRoot, '.stack')),
   PG_PORT: port(5432),
@@ -28,19 +31,28 @@ const stackSchema = z.object({
   KAFKA_CONTROLLER_PORT: port(9093),
   TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  STACK_MAX_RESTARTS: wholeNumber(5, 0, 1000),
+  STACK_RESTART_WINDOW_SECONDS: wholeNumber(120, 1, 86_400),
 });
 
-const started: ManagedProcess[] = [];
-/** Servers still starting; a shutdown waits for them so none is left behind. */
-const starting: Promise<unknown>[] = [];
-let stopping = false;
+/** Aborted once the stack stops (Ctrl-C, SIGTERM, a crash loop or a failed start). */
+const stopped = new AbortController();
+/** Every process the stack started, with how to start it again. */
+const launched: [Service, ManagedProcess][] = [];
 
-const serverNames = new Set(['temporal', 'postgres', 'kafka']);
+async function launch<T extends ManagedProcess>(start: () => Promise<T>): Promise<T> {
+  const proc = await start();
+  launched.push([{ name: proc.name, logFile: proc.logFile, start }, proc]);
+  return proc;
+}
+
+const appStopOrder = ['api', 'consumer', 'worker'];
 
 async function stopAll(): Promise<void> {
+  const procs = closeSpawning();
   // Apps first (API before worker), so nothing talks to a server that is going away; then the servers together.
-  for (const proc of [...started].reverse().filter((p) => !serverNames.has(p.name))) await proc.stop();
-  await Promise.all(started.filter((p) => serverNames.has(p.name)).map((p) => p.stop()));
+  for (const name of appStopOrder) await Promise.all(procs.filter((p) => p.name === name).map((p) => p.stop()));
+  await Promise.all(procs.filter((p) => !appStopOrder.includes(p.name)).map((p) => p.stop()));
 }
 
 function acquireLock(lockFile: string): void {
@@ -62,18 +74,17 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function nodeApp(name: string, entry: string, env: NodeJS.ProcessEnv, logDir: string): ManagedProcess {
-  return spawnManaged({
-    name,
-    command: process.execPath,
-    args: ['--import', 'tsx', path.join(repoRoot, entry)],
-    env,
-    logFile: path.join(logDir, `${name}.log`),
-  });
+/** Blank values count as unset, as in config.ts. */
+function parseStackEnv(env: NodeJS.ProcessEnv): z.infer<typeof stackSchema> {
+  const parsed = stackSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const name = String(issue.path[0]);
+  throw new StackError(`invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}; fix it or unset ${name} to use the default`);
 }
 
 async function main(): Promise<void> {
-  const stack = stackSchema.parse(process.env);
+  const stack = parseStackEnv(process.env);
   const external = {
     temporal: Boolean(process.env.TEMPORAL_ADDRESS),
     postgres: Boolean(process.env.DATABASE_URL),
@@ -101,52 +112,42 @@ async function main(): Promise<void> {
   let databaseUrl = config.DATABASE_URL;
   let brokers = config.KAFKA_BROKERS;
   if (!external.temporal) {
+    const options = {
+      temporalBin: toolchain.TEMPORAL_BIN,
+      dbFile: path.join(stack.STACK_DIR, 'temporal', 'temporal.db'),
+      port: stack.TEMPORAL_PORT,
+      uiPort: stack.TEMPORAL_UI_PORT,
+      namespace: config.TEMPORAL_NAMESPACE,
+      logFile: path.join(logDir, 'temporal.log'),
+    };
     starts.push(
-      startTemporal({
-        temporalBin: toolchain.TEMPORAL_BIN,
-        dbFile: path.join(stack.STACK_DIR, 'temporal', 'temporal.db'),
-        port: stack.TEMPORAL_PORT,
-        uiPort: stack.TEMPORAL_UI_PORT,
-        namespace: config.TEMPORAL_NAMESPACE,
-        logFile: path.join(logDir, 'temporal.log'),
-      }).then((t) => {
-        started.push(t);
+      launch(() => startTemporal(options)).then((t) => {
         temporalAddress = t.address;
         uiUrl = t.uiUrl;
       }),
     );
   }
   if (!external.postgres) {
-    starts.push(
-      startPostgres({
-        pgBin: toolchain.PG_BIN,
-        dataDir: path.join(stack.STACK_DIR, 'postgres'),
-        port: stack.PG_PORT,
-        database: 'orders',
-        logFile: path.join(logDir, 'postgres.log'),
-      }).then((p) => {
-        started.push(p);
-        databaseUrl = p.url;
-      }),
-    );
+    const options = {
+      pgBin: toolchain.PG_BIN,
+      dataDir: path.join(stack.STACK_DIR, 'postgres'),
+      port: stack.PG_PORT,
+      database: 'orders',
+      logFile: path.join(logDir, 'postgres.log'),
+    };
+    starts.push(launch(() => startPostgres(options)).then((p) => void (databaseUrl = p.url)));
   }
   if (!external.kafka) {
-    starts.push(
-      startKafka({
-        libs: toolchain.KAFKA_LIBS,
-        dataDir: path.join(stack.STACK_DIR, 'kafka'),
-        port: stack.KAFKA_PORT,
-        controllerPort: stack.KAFKA_CONTROLLER_PORT,
-        logFile: path.join(logDir, 'kafka.log'),
-      }).then((k) => {
-        started.push(k);
-        brokers = k.brokers;
-      }),
-    );
+    const options = {
+      libs: toolchain.KAFKA_LIBS,
+      dataDir: path.join(stack.STACK_DIR, 'kafka'),
+      port: stack.KAFKA_PORT,
+      controllerPort: stack.KAFKA_CONTROLLER_PORT,
+      logFile: path.join(logDir, 'kafka.log'),
+    };
+    starts.push(launch(() => startKafka(options)).then((k) => void (brokers = k.brokers)));
   }
-  starting.push(...starts);
   const results = await Promise.allSettled(starts);
-  if (stopping) return;
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
 
@@ -158,32 +159,28 @@ async function main(): Promise<void> {
   }
   await ensureTopics(createKafka({ brokers, clientId: 'saga-orchestrator-stack' }));
 
-  const appEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    TEMPORAL_ADDRESS: temporalAddress,
-    DATABASE_URL: databaseUrl,
-    KAFKA_BROKERS: brokers.join(','),
+  const apps = {
+    env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers.join(',') },
+    logDir,
   };
-  started.push(nodeApp('worker', 'worker/main.ts', appEnv, logDir));
-  started.push(nodeApp('consumer', 'consumer/main.ts', appEnv, logDir));
-  const api = nodeApp('api', 'api/server.ts', appEnv, logDir);
-  started.push(api);
-  await waitUntil(
-    `API on :${config.API_PORT}`,
-    async () => {
-      if (api.child.exitCode !== null) throw new StackError(`the API exited; see ${api.logFile}`);
-      return (await fetch(`http://127.0.0.1:${config.API_PORT}/healthz`)).ok;
-    },
-    60_000,
-  );
-  await waitForWorker(temporalAddress, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE, started.find((p) => p.name === 'worker')!);
-  for (const proc of started) {
-    void proc.exited.then((code) => {
-      if (stopping) return;
-      process.stderr.write(`error: ${proc.name} exited with code ${code}; see ${proc.logFile}. Stopping the stack.\n`);
+  const worker = { ...apps, temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE };
+  await Promise.all([
+    launch(() => startWorker(worker)),
+    launch(() => startConsumer(apps)),
+    launch(() => startApi({ ...apps, port: config.API_PORT })),
+  ]);
+  if (stopped.signal.aborted) return;
+
+  const supervisor = new Supervisor({
+    maxRestarts: stack.STACK_MAX_RESTARTS,
+    windowSeconds: stack.STACK_RESTART_WINDOW_SECONDS,
+    signal: stopped.signal,
+    onCrashLoop: (message) => {
+      process.stderr.write(`error: ${message}\n`);
       void shutdown(1);
-    });
-  }
+    },
+  });
+  for (const [service, proc] of launched) supervisor.watch(service, proc);
 
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   process.stdout.write(
@@ -196,38 +193,15 @@ async function main(): Promise<void> {
       `  Kafka bootstrap     ${brokers.join(',')}`,
       `  DATABASE_URL        ${databaseUrl}`,
       `  logs                ${logDir}`,
-      'Ctrl-C stops everything; data is kept in ' + stack.STACK_DIR,
+      'Ctrl-C stops everything; a process that exits is restarted. Data is kept in ' + stack.STACK_DIR,
       '',
     ].join('\n'),
   );
 }
 
-/** "Up" means a worker polls the task queue; it bundles the workflow code first, which takes a few seconds. */
-async function waitForWorker(address: string, namespace: string, taskQueue: string, worker: ManagedProcess): Promise<void> {
-  const connection = await Connection.connect({ address });
-  try {
-    await waitUntil(
-      `a worker polling task queue ${taskQueue}`,
-      async () => {
-        if (worker.child.exitCode !== null) throw new StackError(`the worker exited; see ${worker.logFile}`);
-        const { pollers } = await connection.workflowService.describeTaskQueue({
-          namespace,
-          taskQueue: { name: taskQueue },
-          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        });
-        return (pollers?.length ?? 0) > 0;
-      },
-      120_000,
-    );
-  } finally {
-    await connection.close();
-  }
-}
-
 async function shutdown(code: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await Promise.allSettled(starting);
+  if (stopped.signal.aborted) return;
+  stopped.abort();
   await stopAll();
   process.exit(code);
 }
@@ -235,17 +209,9 @@ async function shutdown(code: number): Promise<void> {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
-main().catch(async (err: unknown) => {
-  const message =
-    err instanceof StackError || err instanceof ConfigError
-      ? err.message
-      : err instanceof z.ZodError
-        ? `invalid ${String(err.issues[0]?.path[0])}: ${err.issues[0]?.message}`
-        : `${err instanceof Error ? err.message : String(err)}`;
-  process.stderr.write(`error: ${message}\n`);
-  stopping = true;
-  await Promise.allSettled(starting);
-  await stopAll();
-  process.exit(1);
+main().catch((err: unknown) => {
+  // After a Ctrl-C, whatever was still starting fails; shutdown() is already stopping it all.
+  if (stopped.signal.aborted) return;
+  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  void shutdown(1);
 });
-
