@@ -28,6 +28,8 @@ export const configSchema = z.object({
   KAFKA_CLIENT_ID: z.string().default('saga-orchestrator'),
   KAFKA_CONSUMER_GROUP: z.string().default('saga-orchestrator-intake'),
   REWARD_BASIS_POINTS: z.coerce.number().int().min(0).max(10_000).default(100),
+  /** Chaos runs only: the share of committing activity attempts that fail after their commit (worker/fault-injection.ts). */
+  SAGA_FAULT_AFTER_COMMIT_RATE: z.coerce.number().min(0).max(1).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

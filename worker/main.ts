@@ -1,7 +1,9 @@
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { createLogger } from '../lib/logger';
+import { createActivities } from '../activities';
 import { createOrderWorker } from './create-worker';
+import { injectFaultsAfterCommit } from './fault-injection';
 import { connectWorker } from './temporal-connection';
 
 async function main(): Promise<void> {
@@ -16,6 +18,7 @@ async function main(): Promise<void> {
     pool,
     logger,
     rewardBasisPoints: config.REWARD_BASIS_POINTS,
+    activities: injectFaultsAfterCommit(createActivities({ pool, logger, rewardBasisPoints: config.REWARD_BASIS_POINTS }), config.SAGA_FAULT_AFTER_COMMIT_RATE, logger),
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker polling');
   // The SDK installs SIGINT/SIGTERM handlers that drain in-flight tasks before run() resolves.

@@ -1,0 +1,181 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { reconcile } from '../cli/reconcile';
+import { createPool } from '../db/pool';
+import { workflowIdFor } from '../domain/order';
+import { createKafka } from '../messaging/topics';
+import { repoRoot } from '../stack/servers';
+import { FaultInjector, faultKinds } from './faults';
+import { Load, seedPlan } from './load';
+import { checkBacksUsed, countInjectedFaults, formatReport, orderStates, workflowRuns, type ChaosReport } from './report';
+import { startOwnStack, useRunningStack, type ChaosStack } from './stack';
+
+const usage = `usage: npm run chaos -- [options]
+  --orders N             unique orders to place (default 5000), 30% sent twice, REST and Kafka mixed
+  --concurrency N        REST requests in flight (default 16)
+  --stall-seconds N      how long SIGSTOP holds Temporal and a worker (default 20)
+  --kill-worker-every N  seconds between kill -9 of a worker (default 15)
+  --fault-rate R         share of committing activity attempts whose reply is lost after the commit (default 0.02)
+  --quiet-timeout N      seconds to wait for every accepted order to end (default 600)
+  --use-running          use the stack npm start runs (STACK_DIR, API_PORT, DATABASE_URL, ...) instead of starting one
+Writes .stack/chaos/report.json; exits 1 on any loss, double, strand, violation or unexpected answer, 2 on bad flags.`;
+
+class UsageError extends Error {}
+
+function parseFlags(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      orders: { type: 'string', default: '5000' },
+      concurrency: { type: 'string', default: '16' },
+      'stall-seconds': { type: 'string', default: '20' },
+      'kill-worker-every': { type: 'string', default: '15' },
+      'fault-rate': { type: 'string', default: '0.02' },
+      'quiet-timeout': { type: 'string', default: '600' },
+      'use-running': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const number = (name: keyof typeof values, min: number, max: number, integer = true) => {
+    const n = Number(values[name]);
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${String(values[name])}`);
+    }
+    return n;
+  };
+  return {
+    help: values.help,
+    orders: number('orders', 1, 1_000_000),
+    concurrency: number('concurrency', 1, 512),
+    stallMs: number('stall-seconds', 1, 600) * 1_000,
+    killWorkerEveryMs: number('kill-worker-every', 1, 3_600) * 1_000,
+    faultRate: number('fault-rate', 0, 1, false),
+    quietTimeoutMs: number('quiet-timeout', 10, 86_400) * 1_000,
+    useRunning: values['use-running'],
+  };
+}
+
+const bar = (done: number, total: number, width = 24) => `[${'#'.repeat(Math.round((done / total) * width)).padEnd(width, '.')}]`;
+
+function progress(): (line: string) => void {
+  return (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv);
+  if (flags.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const log = progress();
+  const run = `chaos-${Date.now().toString(36)}`;
+  const startedAt = new Date().toISOString();
+  log(flags.useRunning ? 'using the running stack' : 'starting a stack of its own on free ports ...');
+  const stack: ChaosStack = flags.useRunning ? useRunningStack() : await startOwnStack({ SAGA_FAULT_AFTER_COMMIT_RATE: String(flags.faultRate) });
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    log('interrupted: stopping the chaos stack');
+    void stack.stop().then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const pool = createPool({ connectionString: stack.databaseUrl, max: 4, queryTimeoutMs: 60_000 });
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection });
+  const producer = createKafka({ brokers: stack.brokers, clientId: run }).producer({ idempotent: true, maxInFlightRequests: 1 });
+  const faults = new FaultInjector(stack, { stallMs: flags.stallMs, gapMs: 8_000, killWorkerEveryMs: flags.killWorkerEveryMs, log });
+  try {
+    await producer.connect();
+    const plan = seedPlan(run);
+    await seed(stack.apiUrl, plan);
+    const load = new Load({ apiUrl: stack.apiUrl, producer, run, orders: flags.orders, concurrency: flags.concurrency, giveUpMs: 300_000, log });
+    const ticker = setInterval(() => log(`${bar(load.accepted.size, flags.orders)} accepted ${load.accepted.size}/${flags.orders}, sent ${load.sent}, faults ${faults.faults.length}`), 5_000);
+    const killer = faults.killWorkersPeriodically();
+    const schedule = faults.runSchedule();
+    await load.run(plan);
+    await schedule;
+    faults.stop();
+    await killer;
+    log('load and faults done; waiting for every accepted order to end ...');
+    const ids = [...load.accepted];
+    const deadline = Date.now() + flags.quietTimeoutMs;
+    for (;;) {
+      const states = await orderStates(pool, ids).catch(() => new Map<string, { status: string }>());
+      const open = ids.filter((id) => states.get(id)?.status !== 'CONFIRMED' && states.get(id)?.status !== 'CANCELLED').length;
+      if (open === 0 || Date.now() > deadline) break;
+      log(`${bar(ids.length - open, ids.length)} ${ids.length - open}/${ids.length} orders ended; ${open} still open`);
+      await sleep(5_000);
+    }
+    clearInterval(ticker);
+
+    const states = await orderStates(pool, ids);
+    const runs = await workflowRuns(client, run);
+    const reconciled = await reconcile({ pool, client });
+    const lost = ids.filter((id) => !states.has(id));
+    const stranded = ids.filter((id) => states.get(id)?.status === 'PENDING');
+    const doubled = [...runs].filter(([, r]) => r.length > 1).map(([id]) => id);
+    const orders: Record<string, number> = {};
+    for (const s of states.values()) orders[s.status] = (orders[s.status] ?? 0) + 1;
+    const report: ChaosReport = {
+      run,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      sent: load.sent,
+      uniqueIds: flags.orders,
+      accepted: ids.length,
+      gaveUp: load.gaveUp,
+      workflows: runs.size,
+      orders,
+      needsReview: [...states.values()].filter((s) => s.needsReview).length,
+      lost: lost.length,
+      doubled: doubled.length + (reconciled.checks.find((c) => c.name === 'ledger-keys')?.violations.length ?? 0),
+      stranded: stranded.length,
+      violations: reconciled.checks.reduce((sum, c) => sum + c.violations.length, 0),
+      unexpectedAnswers: load.unexpected.length,
+      checkBacks: await checkBacksUsed(client, ids.filter((id) => states.get(id)?.status !== 'PENDING' && states.has(id)).map(workflowIdFor)),
+      injectedAfterCommit: countInjectedFaults(stack.logDir),
+      supervisorRestarts: stack.supervisorLines.filter((l) => l.includes('restarting in')).length,
+      faults: faults.faults,
+      details: { lost, doubled, stranded, unexpected: load.unexpected.slice(0, 20), reconcile: reconciled },
+    };
+    const file = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'chaos', 'report.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(report, null, 2));
+    const missingKinds = faultKinds.filter((k) => !report.faults.some((f) => f.kind === k));
+    const clean = report.lost + report.doubled + report.stranded + report.violations + report.unexpectedAnswers === 0 && report.workflows === report.accepted;
+    process.stdout.write(`\nchaos run ${run}: ${clean ? 'nothing lost, nothing applied twice' : 'FAILED'}\n${formatReport(report)}\n  report: ${file}\n`);
+    if (missingKinds.length) process.stdout.write(`  faults not injected: ${missingKinds.join(', ')}\n`);
+    return clean ? 0 : 1;
+  } finally {
+    faults.stop();
+    await producer.disconnect().catch(() => undefined);
+    await connection.close();
+    await pool.end();
+    if (!stopping) await stack.stop();
+  }
+}
+
+async function seed(apiUrl: string, plan: ReturnType<typeof seedPlan>): Promise<void> {
+  const send = async (method: string, url: string, body: unknown) => {
+    const response = await fetch(`${apiUrl}${url}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`seeding ${url}: HTTP ${response.status} ${await response.text()}`);
+  };
+  for (const [id, cents] of plan.accountIds) await send('POST', '/accounts', { accountId: id, openingBalanceCents: cents });
+  for (const [sku, available] of plan.skuIds) await send('PUT', `/inventory/${sku}`, { available });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const usageProblem = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}${usageProblem ? `\n\n${usage}` : ''}\n`);
+    process.exit(usageProblem ? 2 : 1);
+  },
+);

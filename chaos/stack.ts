@@ -1,0 +1,131 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../config';
+import { repoRoot } from '../stack/servers';
+
+export type ProcessKind = 'worker' | 'postgres' | 'kafka' | 'temporal' | 'api' | 'consumer';
+
+export interface ChaosStack {
+  apiUrl: string;
+  brokers: string[];
+  databaseUrl: string;
+  temporalAddress: string;
+  logDir: string;
+  /** The pid of the `npm start` process that supervises the others. */
+  stackPid: number;
+  /** Supervisor lines (restarts) seen so far; empty for a stack we did not start. */
+  supervisorLines: string[];
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `npm start` on free ports in a throw-away STACK_DIR, so a chaos run never touches the user's stack. */
+export async function startOwnStack(extraEnv: Record<string, string>): Promise<ChaosStack> {
+  const stackDir = mkdtempSync(path.join(os.tmpdir(), 'saga-chaos-'));
+  chmodSync(stackDir, 0o755);
+  const toolchain = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env');
+  if (!existsSync(toolchain)) throw new Error(`${toolchain} is missing; run: npm run toolchain`);
+  copyFileSync(toolchain, path.join(stackDir, 'toolchain.env'));
+  const ports = {
+    API_PORT: await freePort(),
+    PG_PORT: await freePort(),
+    KAFKA_PORT: await freePort(),
+    KAFKA_CONTROLLER_PORT: await freePort(),
+    TEMPORAL_PORT: await freePort(),
+    TEMPORAL_UI_PORT: await freePort(),
+  };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    STACK_DIR: stackDir,
+    LOG_LEVEL: 'warn',
+    // Faults kill processes on purpose: only a real crash loop may stop this stack.
+    STACK_MAX_RESTARTS: '1000',
+    API_RATE_LIMIT_PER_MINUTE: '1000000',
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    ...extraEnv,
+  };
+  for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const supervisorLines: string[] = [];
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+    supervisorLines.push(...d.toString().split('\n').filter((l) => l.startsWith('stack: ') || l.startsWith('error: ')));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 240_000;
+  while (!output.includes('is up') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 250));
+  if (!output.includes('is up')) {
+    child.kill('SIGINT');
+    await exited;
+    throw new Error(`the chaos stack did not come up:\n${output.slice(-2_000)}`);
+  }
+  return {
+    apiUrl: `http://127.0.0.1:${ports.API_PORT}`,
+    brokers: [`127.0.0.1:${ports.KAFKA_PORT}`],
+    databaseUrl: `postgres://postgres@127.0.0.1:${ports.PG_PORT}/orders`,
+    temporalAddress: `127.0.0.1:${ports.TEMPORAL_PORT}`,
+    logDir: path.join(stackDir, 'logs'),
+    stackPid: child.pid!,
+    supervisorLines,
+    stop: () => stopChild(child, exited),
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A stack that `npm start` already runs (its STACK_DIR and the usual variables say where). */
+export function useRunningStack(): ChaosStack {
+  const config = loadConfig(process.env);
+  const stackDir = process.env.STACK_DIR ?? path.join(repoRoot, '.stack');
+  const pidFile = path.join(stackDir, 'stack.pid');
+  if (!existsSync(pidFile)) throw new Error(`no running stack: ${pidFile} is missing; start one with npm start, or drop --use-running`);
+  return {
+    apiUrl: process.env.API_URL ?? `http://127.0.0.1:${config.API_PORT}`,
+    brokers: config.KAFKA_BROKERS,
+    databaseUrl: config.DATABASE_URL,
+    temporalAddress: config.TEMPORAL_ADDRESS,
+    logDir: path.join(stackDir, 'logs'),
+    stackPid: Number(readFileSync(pidFile, 'utf8')),
+    supervisorLines: [],
+    stop: () => Promise.resolve(),
+  };
+}
+
+const signatures: Record<ProcessKind, (args: string) => boolean> = {
+  worker: (a) => a.includes('worker/main.ts'),
+  api: (a) => a.includes('api/server.ts'),
+  consumer: (a) => a.includes('consumer/main.ts'),
+  kafka: (a) => a.includes('kafka.Kafka'),
+  temporal: (a) => a.includes('server start-dev'),
+  postgres: (a) => /\/postgres\s+-D\s/.test(a),
+};
+
+/** The pids of the stack's children of one kind (the supervisor starts every one of them). */
+export function findProcesses(stackPid: number, kind: ProcessKind): number[] {
+  const ps = spawnSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).stdout.split('\n');
+  return ps
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && Number(m[2]) === stackPid && signatures[kind](m[3]!))
+    .map((m) => Number(m[1]));
+}
