@@ -163,7 +163,7 @@ export class Load {
       signal: AbortSignal.timeout(20_000),
     });
     const retryAfter = Number(response.headers.get('retry-after') ?? 1);
-    const body: unknown = await response.json().catch(() => undefined);
-    return { status: response.status, body, retryAfter };
+    const answer: unknown = await response.json().catch(() => undefined);
+    return { status: response.status, body: answer, retryAfter };
   }
 }
