@@ -1,14 +1,21 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { kafkaOrderCommandSchema } from '../api/schemas';
+import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import pg from 'pg';
 import type { z } from 'zod';
+import { kafkaOrderCommandSchema } from '../api/schemas';
+import { insertDeadLetter, markDeadLetterProduced, selectDeadLetterForUpdate, type SourceRecord } from '../db/dead-letters';
+import { isDatabaseUnavailable, isDataError } from '../db/errors';
+import { withTransaction, type Pool } from '../db/pool';
 import { MessageConflictError, TemporalUnavailableError, type OrderRequest, type StartResult } from '../intake/start-order';
 import type { Log } from '../lib/logger';
+import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { Topics } from '../messaging/topics';
 
 export type StartFn = (request: OrderRequest) => Promise<StartResult>;
 
 export interface IntakeOptions {
   kafka: Kafka;
+  /** Holds the dead_letters table: what went to the DLQ, so a redelivered record is not sent twice. */
+  pool: Pool;
   groupId: string;
   start: StartFn;
   logger: Log;
@@ -16,14 +23,28 @@ export interface IntakeOptions {
   deadLetterTopic?: string;
   /** Messages of one partition started at once. */
   concurrency?: number;
-  /** Pause after a transient failure, doubled up to maxBackoffMs. */
+  /** Pause after a failure, doubled up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Attempts per source record at a start that fails other than transiently, before it goes to the DLQ as StartRefused. */
+  startAttempts?: number;
+  /** kafkajs stopped the consumer for good (a non-retriable error); it consumes nothing more. */
+  onFatalCrash?: (error: Error) => void;
 }
 
 type KafkaOrderCommand = z.infer<typeof kafkaOrderCommandSchema>;
 
-type Outcome = { kind: 'done' } | { kind: 'dead-letter'; error: string; reason: string } | { kind: 'retry'; error: unknown };
+type DeadLetterError = 'MalformedJson' | 'ValidationError' | 'MessageIdConflict' | 'StartRefused';
+type DeadLetter = { kind: 'dead-letter'; error: DeadLetterError; reason: string; grpcCode?: number };
+type Outcome = { kind: 'done' } | DeadLetter | { kind: 'retry'; error: unknown };
+
+/** Starts a batch's messages ahead of the commit point and hands out their outcomes in partition order. */
+interface Launcher {
+  outcome(index: number): Promise<Outcome>;
+  /** Everything before `index` is settled: start more. */
+  advance(index: number): void;
+  settled(): Promise<unknown>;
+}
 
 /**
  * Kafka intake: each message becomes a workflow start through the shared start function. An offset
@@ -34,6 +55,10 @@ export class OrderIntake {
   private consumer?: Consumer;
   private producer?: Producer;
   private readonly backoff = new Map<string, number>();
+  /** Refused start attempts per source record (dlqId). */
+  private readonly refusals = new Map<string, number>();
+  /** DLQ records the broker acknowledged whose dead_letters row is not yet marked produced. */
+  private readonly producedUnrecorded = new Set<string>();
 
   constructor(private readonly options: IntakeOptions) {}
 
@@ -41,12 +66,35 @@ export class OrderIntake {
     return this.options.topic ?? Topics.commands;
   }
 
+  /** Connects and starts consuming; on failure it disconnects what it connected, so a caller may try again. */
   async start(): Promise<void> {
+    try {
+      await this.connect();
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Drains the batch in flight, commits what it finished, and disconnects. */
+  async stop(): Promise<void> {
+    try {
+      await this.consumer?.disconnect();
+    } finally {
+      await this.producer?.disconnect();
+    }
+  }
+
+  private async connect(): Promise<void> {
     const { kafka, groupId } = this.options;
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     // A short fetch wait, so a partition resumed after a pause is polled again promptly.
     this.consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 1_000 });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.options.logger.error({ err: String(payload.error), restart: payload.restart }, 'Kafka consumer crashed');
+      if (!payload.restart) this.options.onFatalCrash?.(payload.error);
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await this.consumer.run({
@@ -56,63 +104,69 @@ export class OrderIntake {
     });
   }
 
-  /** Drains the batch in flight, commits what it finished, and disconnects. */
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-    await this.producer?.disconnect();
-  }
-
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const { topic, partition } = batch;
-    const concurrency = this.options.concurrency ?? 16;
-    const messages = batch.messages;
-    const outcomes: Promise<Outcome>[] = [];
-    // Copies of one message ID run in partition order, so the first copy is the one that counts.
-    const previousById = new Map<string, Promise<Outcome>>();
-    let next = 0;
-    const launch = () => {
-      while (next < messages.length && next - committedIndex < concurrency) {
-        const message = messages[next++]!;
-        const parsed = this.parse(message);
-        if (parsed.kind === 'dead-letter') {
-          outcomes.push(this.deadLetter(message, { topic, partition }, parsed));
-          continue;
-        }
-        const before = previousById.get(parsed.command.messageId);
-        const outcome = (before ?? Promise.resolve()).then(() => this.startCommand(message, parsed.command, { topic, partition }));
-        previousById.set(parsed.command.messageId, outcome);
-        outcomes.push(outcome);
-      }
-    };
-    let committedIndex = 0;
-    launch();
-    for (let i = 0; i < messages.length; i++) {
+    const launcher = this.launch(batch);
+    for (let i = 0; i < batch.messages.length; i++) {
       if (payload.isStale()) return;
+      const message = batch.messages[i]!;
+      const source = { topic: batch.topic, partition: batch.partition, offset: message.offset };
       if (!payload.isRunning()) {
         // Stopping or rebalancing: keep what is finished, leave the rest for the next owner.
-        await Promise.allSettled(outcomes);
-        return this.commit(payload, messages[i]!.offset);
+        await launcher.settled();
+        return this.commit(payload, message.offset);
       }
-      const message = messages[i]!;
-      const outcome = await outcomes[i]!;
-      if (outcome.kind === 'retry') {
-        await Promise.allSettled(outcomes);
-        await this.commit(payload, message.offset);
-        const delay = this.nextBackoff(`${topic}:${partition}`);
-        this.options.logger.warn({ topic, partition, offset: message.offset, delayMs: delay, err: String(outcome.error) }, 'start failed; pausing partition');
-        const resume = payload.pause();
-        this.consumer!.seek({ topic, partition, offset: message.offset });
-        setTimeout(resume, delay).unref();
-        return;
-      }
-      this.backoff.delete(`${topic}:${partition}`);
+      // Dead-lettering happens here, in partition order at the commit point, never ahead of it.
+      let outcome = await launcher.outcome(i);
+      if (outcome.kind === 'dead-letter') outcome = await this.deadLetter(message, source, outcome);
+      if (outcome.kind === 'retry') return this.retryLater(payload, source, outcome.error, launcher);
+      this.refusals.delete(dlqId(source));
+      this.backoff.delete(`${batch.topic}:${batch.partition}`);
       payload.resolveOffset(message.offset);
-      committedIndex = i + 1;
-      launch();
+      launcher.advance(i + 1);
       await payload.heartbeat();
     }
     await this.commit(payload, String(Number(batch.lastOffset()) + 1));
+  }
+
+  private launch(batch: Batch): Launcher {
+    const concurrency = this.options.concurrency ?? 16;
+    const outcomes: Promise<Outcome>[] = [];
+    // Copies of one message ID run in partition order, so the first copy is the one that counts.
+    const previousById = new Map<string, Promise<Outcome>>();
+    const launchUpTo = (end: number) => {
+      while (outcomes.length < Math.min(end, batch.messages.length)) {
+        const message = batch.messages[outcomes.length]!;
+        const source = { topic: batch.topic, partition: batch.partition, offset: message.offset };
+        const parsed = parse(message);
+        if (parsed.kind === 'dead-letter') {
+          outcomes.push(Promise.resolve(parsed));
+          continue;
+        }
+        const { messageId } = parsed.command;
+        const outcome = (previousById.get(messageId) ?? Promise.resolve()).then(() => this.startCommand(parsed.command, source));
+        previousById.set(messageId, outcome);
+        outcomes.push(outcome);
+      }
+    };
+    launchUpTo(concurrency);
+    return {
+      outcome: (index) => outcomes[index]!,
+      advance: (index) => launchUpTo(index + concurrency),
+      settled: () => Promise.allSettled(outcomes),
+    };
+  }
+
+  /** Commits up to the failed message, pauses the partition, and seeks back to it. */
+  private async retryLater(payload: EachBatchPayload, source: SourceRecord, error: unknown, launcher: Launcher): Promise<void> {
+    const { topic, partition, offset } = source;
+    await launcher.settled();
+    await this.commit(payload, offset);
+    const delay = this.nextBackoff(`${topic}:${partition}`);
+    this.options.logger.warn({ ...source, delayMs: delay, err: describe(error) }, 'message not settled; pausing partition');
+    const resume = payload.pause();
+    this.consumer!.seek({ topic, partition, offset });
+    setTimeout(resume, delay).unref();
   }
 
   /** Commits "everything before `offset` is done"; works while the consumer is stopping, unlike consumer.commitOffsets. */
@@ -129,63 +183,124 @@ export class OrderIntake {
     return delay;
   }
 
-  private parse(message: KafkaMessage): { kind: 'command'; command: KafkaOrderCommand } | Extract<Outcome, { kind: 'dead-letter' }> {
-    let value: unknown;
-    try {
-      value = JSON.parse(message.value?.toString('utf8') ?? '');
-    } catch (err) {
-      return { kind: 'dead-letter', error: 'MalformedJson', reason: err instanceof Error ? err.message : String(err) };
-    }
-    const command = kafkaOrderCommandSchema.safeParse(value);
-    if (!command.success) {
-      const reason = command.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; ');
-      return { kind: 'dead-letter', error: 'ValidationError', reason };
-    }
-    return { kind: 'command', command: command.data };
-  }
-
-  private async startCommand(message: KafkaMessage, command: KafkaOrderCommand, where: { topic: string; partition: number }): Promise<Outcome> {
+  private async startCommand(command: KafkaOrderCommand, source: SourceRecord): Promise<Outcome> {
     try {
       await this.options.start(command);
       return { kind: 'done' };
     } catch (err) {
-      if (err instanceof MessageConflictError) {
-        return this.deadLetter(message, where, { kind: 'dead-letter', error: 'MessageIdConflict', reason: err.message });
-      }
-      if (!(err instanceof TemporalUnavailableError)) this.options.logger.error({ err: String(err) }, 'start failed');
-      return { kind: 'retry', error: err };
+      if (err instanceof MessageConflictError) return deadLetterOf('MessageIdConflict', err.message);
+      if (isTransient(err)) return { kind: 'retry', error: err };
+      return this.refused(source, err);
     }
   }
 
-  private async deadLetter(
-    message: KafkaMessage,
-    where: { topic: string; partition: number },
-    outcome: Extract<Outcome, { kind: 'dead-letter' }>,
-  ): Promise<Outcome> {
+  /** A refusal is retried with the same backoff as an outage, but only `startAttempts` times per source record. */
+  private refused(source: SourceRecord, err: unknown): Outcome {
+    const id = dlqId(source);
+    const attempts = (this.refusals.get(id) ?? 0) + 1;
+    this.refusals.set(id, attempts);
+    this.options.logger.error({ ...source, attempts, err: describe(err) }, 'start refused');
+    if (attempts < (this.options.startAttempts ?? 5)) return { kind: 'retry', error: err };
+    return deadLetterOf('StartRefused', describe(err), grpcCode(err));
+  }
+
+  /**
+   * Sends the record to the DLQ unless dead_letters says it went already. The row stays locked while
+   * sending, so a competing consumer of the partition waits and then skips it. A crash between the
+   * broker's ack and the commit below sends it again on redelivery, with the same x-dlq-id.
+   */
+  private async deadLetter(message: KafkaMessage, source: SourceRecord, dead: DeadLetter): Promise<Outcome> {
+    const id = dlqId(source);
     try {
-      await this.producer!.send({
-        topic: this.options.deadLetterTopic ?? Topics.deadLetters,
-        acks: -1,
-        messages: [
-          {
-            key: message.key,
-            value: message.value,
-            headers: {
-              ...message.headers,
-              'x-error': outcome.error,
-              'x-error-reason': outcome.reason.slice(0, 2_000),
-              'x-source-topic': where.topic,
-              'x-source-partition': String(where.partition),
-              'x-source-offset': message.offset,
-            },
-          },
-        ],
+      const sent = await withTransaction(this.options.pool, async (tx) => {
+        await insertDeadLetter(tx, { ...source, error: dead.error, reason: dead.reason, grpcCode: dead.grpcCode });
+        if ((await selectDeadLetterForUpdate(tx, source))?.produced_at) return false;
+        // Acknowledged in an earlier try whose database commit failed: only the mark is missing.
+        if (!this.producedUnrecorded.has(id)) await this.produce(message, source, dead);
+        this.producedUnrecorded.add(id);
+        await markDeadLetterProduced(tx, source);
+        return true;
       });
-      this.options.logger.warn({ ...where, offset: message.offset, error: outcome.error }, 'message dead-lettered');
-      return outcome;
+      this.producedUnrecorded.delete(id);
+      this.options.logger.warn({ ...source, error: dead.error }, sent ? 'message dead-lettered' : 'message dead-lettered before; not sent again');
+      return { kind: 'done' };
     } catch (err) {
       return { kind: 'retry', error: err };
     }
   }
+
+  private async produce(message: KafkaMessage, source: SourceRecord, dead: DeadLetter): Promise<void> {
+    await this.producer!.send({
+      topic: this.options.deadLetterTopic ?? Topics.deadLetters,
+      acks: -1,
+      messages: [{ key: message.key, value: message.value, headers: { ...message.headers, ...deadLetterHeaders(source, dead) } }],
+    });
+  }
 }
 
+function parse(message: KafkaMessage): { kind: 'command'; command: KafkaOrderCommand } | DeadLetter {
+  let value: unknown;
+  try {
+    value = JSON.parse(message.value?.toString('utf8') ?? '');
+  } catch (err) {
+    return deadLetterOf('MalformedJson', err instanceof Error ? err.message : String(err));
+  }
+  const command = kafkaOrderCommandSchema.safeParse(value);
+  if (!command.success) {
+    return deadLetterOf('ValidationError', command.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; '));
+  }
+  return { kind: 'command', command: command.data };
+}
+
+/** The reason may quote the message (JSON.parse does): bounded, and without NUL, which PostgreSQL text refuses. */
+function deadLetterOf(error: DeadLetterError, reason: string, grpcCode?: number): DeadLetter {
+  return { kind: 'dead-letter', error, reason: reason.replaceAll('\u0000', '').slice(0, 2_000), grpcCode };
+}
+
+/** Unique per source record; what a DLQ reader dedupes on. */
+function dlqId({ topic, partition, offset }: SourceRecord): string {
+  return `${topic}/${partition}/${offset}`;
+}
+
+function deadLetterHeaders(source: SourceRecord, dead: DeadLetter): Record<string, string> {
+  return {
+    'x-dlq-id': dlqId(source),
+    'x-error': dead.error,
+    'x-error-reason': dead.reason,
+    ...(dead.grpcCode === undefined ? {} : { 'x-grpc-code': String(dead.grpcCode) }),
+    'x-source-topic': source.topic,
+    'x-source-partition': String(source.partition),
+    'x-source-offset': source.offset,
+  };
+}
+
+/** The error, its causes, and what an AggregateError holds. */
+function errorChain(err: unknown, seen = new Set<Error>()): Error[] {
+  if (!(err instanceof Error) || seen.has(err)) return [];
+  seen.add(err);
+  const inner: unknown[] = err instanceof AggregateError ? (err.errors as unknown[]) : [];
+  return [err, ...[err.cause, ...inner].flatMap((e) => errorChain(e, seen))];
+}
+
+function describe(err: unknown): string {
+  const chain = errorChain(err);
+  return chain.length ? chain.map((e) => e.message).join(': ') : String(err);
+}
+
+/** The first numeric `code` in the chain: a gRPC status (PostgreSQL and Node use string codes). */
+function grpcCode(err: unknown): number | undefined {
+  return errorChain(err)
+    .map((e) => (e as { code?: unknown }).code)
+    .find((code): code is number => typeof code === 'number');
+}
+
+/** Temporal or PostgreSQL down, restarting or misconfigured: not the message's fault, so retried without limit. */
+function isTransient(err: unknown): boolean {
+  return errorChain(err).some((e) => e instanceof TemporalUnavailableError || isTemporalUnavailable(e) || isDatabaseFault(e));
+}
+
+/** PostgreSQL unreachable, or any error of it but those a message's content can cause: data (22) and integrity (23). */
+function isDatabaseFault(e: Error): boolean {
+  if (isDatabaseUnavailable(e)) return true;
+  return e instanceof pg.DatabaseError && !isDataError(e) && !e.code?.startsWith('23');
+}

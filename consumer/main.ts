@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { startOrder } from '../intake/start-order';
-import { createLogger } from '../lib/logger';
+import { createLogger, type Log } from '../lib/logger';
 import { createTemporalClient } from '../lib/temporal-client';
 import { createKafka } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
@@ -11,34 +12,54 @@ import { OrderIntake } from './intake';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL });
-  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
   const { client, connection } = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   const intake = new OrderIntake({
     kafka,
+    pool,
     groupId: config.KAFKA_CONSUMER_GROUP,
     logger,
     start: (request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE }, request, 'kafka'),
+    // Not a broker or database fault (kafkajs restarts after those): exit so that it is seen, not a silent idle consumer.
+    onFatalCrash: () => void shutdown('fatal consumer crash', 1),
   });
   const relay = new OutboxRelay({ pool, kafka, logger });
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string, code = 0) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'draining: finishing the batch in flight, committing, disconnecting');
-    await intake.stop();
-    await relay.stop();
-    await connection.close();
-    await pool.end();
-    process.exit(0);
+    logger.info({ reason }, 'draining: finishing the batch in flight, committing, disconnecting');
+    await settle(logger, 'intake stop', intake.stop());
+    await settle(logger, 'relay stop', relay.stop());
+    await settle(logger, 'Temporal connection close', connection.close());
+    await settle(logger, 'pool end', pool.end());
+    process.exit(code);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  await intake.start();
   relay.start();
+  await startUntilConnected(logger, () => intake.start(), () => stopping);
   logger.info({ topic: intake.topic, group: config.KAFKA_CONSUMER_GROUP }, 'consumer and outbox relay running');
+}
+
+/** A broker that is down or restarting at start-up is waited for, not a reason to exit. */
+async function startUntilConnected(logger: Log, start: () => Promise<void>, stopping: () => boolean): Promise<void> {
+  for (let delay = 1_000; !stopping(); delay = Math.min(delay * 2, 30_000)) {
+    try {
+      return await start();
+    } catch (err) {
+      logger.warn({ err: String(err), retryInMs: delay }, 'Kafka intake could not start; retrying');
+      await sleep(delay);
+    }
+  }
+}
+
+/** Shutdown goes on past a step that fails (a broker or database already gone). */
+async function settle(logger: Log, step: string, done: Promise<unknown>): Promise<void> {
+  await done.catch((err: unknown) => logger.warn({ err: String(err), step }, 'shutdown step failed'));
 }
 
 main().catch((err: unknown) => {

@@ -6,7 +6,8 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../api/app';
 import { loadConfig } from '../config';
-import { OrderIntake, type StartFn } from '../consumer/intake';
+import { OrderIntake, type IntakeOptions, type StartFn } from '../consumer/intake';
+import { createPool } from '../db/pool';
 import { startOrder, TemporalUnavailableError } from '../intake/start-order';
 import { ensureTopics, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
@@ -54,8 +55,11 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
 
   const realStart: StartFn = (request) => startOrder({ client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue }, request, 'kafka');
 
-  async function runIntake(t: { topic: string; dlq: string; groupId: string }, start: StartFn = realStart) {
-    const intake = new OrderIntake({ kafka, groupId: t.groupId, topic: t.topic, deadLetterTopic: t.dlq, start, logger: quietLogger, initialBackoffMs: 100, maxBackoffMs: 400 });
+  async function runIntake(t: { topic: string; dlq: string; groupId: string }, start: StartFn = realStart, options: Partial<IntakeOptions> = {}) {
+    const intake = new OrderIntake({
+      ...{ kafka, pool: stack.db.pool, groupId: t.groupId, topic: t.topic, deadLetterTopic: t.dlq, start, logger: quietLogger },
+      ...{ initialBackoffMs: 100, maxBackoffMs: 400, ...options },
+    });
     intakes.push(intake);
     await intake.start();
     return intake;
@@ -86,6 +90,57 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
       })),
     });
     await producer.disconnect();
+  }
+
+  interface DeadLettered {
+    error: string;
+    offset: string;
+    dlqId: string;
+    grpcCode?: string;
+    reason: string;
+  }
+
+  /** Every record on the (one-partition) DLQ topic, duplicates included: as many as its high watermark. */
+  async function readDeadLetters(t: { topic: string; dlq: string }): Promise<DeadLettered[]> {
+    const [offsets] = await admin.fetchTopicOffsets(t.dlq);
+    const total = Number(offsets!.high);
+    const dead: DeadLettered[] = [];
+    if (total === 0) return dead;
+    const reader = kafka.consumer({ groupId: `dlq-reader-${randomUUID()}` });
+    await reader.connect();
+    await reader.subscribe({ topic: t.dlq, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      reader
+        .run({
+          eachMessage: ({ message }) => {
+            const header = (name: string) => message.headers?.[name]?.toString();
+            dead.push({ error: header('x-error')!, offset: header('x-source-offset')!, dlqId: header('x-dlq-id')!, grpcCode: header('x-grpc-code'), reason: header('x-error-reason')! });
+            if (dead.length === total) resolve();
+            return Promise.resolve();
+          },
+        })
+        .catch(reject);
+    });
+    await reader.disconnect();
+    return dead.sort((p, q) => Number(p.offset) - Number(q.offset));
+  }
+
+  async function deadLetterRows(topic: string) {
+    const { rows } = await stack.db.pool.query<{ source_offset: number; error: string; produced: boolean }>(
+      'select source_offset, error, produced_at is not null as produced from dead_letters where source_topic = $1 order by source_offset',
+      [topic],
+    );
+    return rows;
+  }
+
+  /** Fails with TemporalUnavailableError the first `failures` times it is called for `messageId`. */
+  function failingTransiently(messageId: string, failures: number, attempts: Map<string, number>): StartFn {
+    return (request) => {
+      const n = (attempts.get(request.messageId) ?? 0) + 1;
+      attempts.set(request.messageId, n);
+      if (request.messageId === messageId && n <= failures) return Promise.reject(new TemporalUnavailableError('simulated: Temporal unreachable'));
+      return realStart(request);
+    };
   }
 
   async function processedCount(messageId: string): Promise<number> {
@@ -199,24 +254,9 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     await runIntake(t);
     await until('all five committed', async () => (await committed(t)) === 5);
 
-    const dead: { error: string; offset: string }[] = [];
-    const reader = kafka.consumer({ groupId: `dlq-reader-${randomUUID()}` });
-    await reader.connect();
-    await reader.subscribe({ topic: t.dlq, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      reader
-        .run({
-          eachMessage: ({ message }) => {
-            dead.push({ error: String(message.headers?.['x-error']), offset: String(message.headers?.['x-source-offset']) });
-            if (dead.length === 4) resolve();
-            return Promise.resolve();
-          },
-        })
-        .catch(reject);
-    });
-    await reader.disconnect();
-    dead.sort((p, q) => Number(p.offset) - Number(q.offset)); // dead-lettered concurrently, so in any order
-    expect(dead).toEqual([
+    const dead = await readDeadLetters(t);
+    expect(dead.map((d) => d.dlqId)).toEqual(['0', '1', '2', '4'].map((offset) => `${t.topic}/0/${offset}`));
+    expect(dead.map(({ error, offset }) => ({ error, offset }))).toEqual([
       { error: 'MalformedJson', offset: '0' },
       { error: 'ValidationError', offset: '1' },
       { error: 'ValidationError', offset: '2' },
@@ -225,6 +265,128 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     await stack.result(good.messageId);
     expect(await processedCount(`${ids.message}-neg`)).toBe(0);
     expect(await stack.workflowExists(`${ids.message}-neg`)).toBe(false);
+  });
+
+  it('a bad message after one whose start fails transiently is dead-lettered once, however often the partition seeks back', async () => {
+    const ids = uniqueIds('dlq-seek');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const t = await freshTopics();
+    const [x, g2, g4] = ['x', 'g2', 'g4'].map((m) => `${ids.message}-${m}`) as [string, string, string];
+    // offsets: 0 fails 3 times, 1 and 3 are bad (1 with a NUL, which PostgreSQL text refuses), all in one batch
+    await produce(t.topic, [orderFor(ids, x), 'not json\u0000', orderFor(ids, g2), { ...orderFor(ids, `${ids.message}-neg`), items: [] }, orderFor(ids, g4)]);
+    const attempts = new Map<string, number>();
+    await runIntake(t, failingTransiently(x, 3, attempts));
+    await until('all five committed', async () => (await committed(t)) === 5);
+
+    expect(attempts.get(x)).toBe(4);
+    const dead = await readDeadLetters(t);
+    expect(dead.map(({ error, dlqId }) => ({ error, dlqId }))).toEqual([
+      { error: 'MalformedJson', dlqId: `${t.topic}/0/1` },
+      { error: 'ValidationError', dlqId: `${t.topic}/0/3` },
+    ]);
+    expect(await deadLetterRows(t.topic)).toEqual([
+      { source_offset: 1, error: 'MalformedJson', produced: true },
+      { source_offset: 3, error: 'ValidationError', produced: true },
+    ]);
+    // Starts ahead of the commit point are relaunched after each seek-back; they collapse onto one workflow.
+    for (const m of [x, g2, g4]) {
+      expect(await processedCount(m)).toBe(1);
+      await stack.result(m);
+    }
+  });
+
+  it('a dead-lettered message redelivered to a restarted consumer is not dead-lettered again', async () => {
+    const ids = uniqueIds('dlq-restart');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const t = await freshTopics();
+    const [g1, g3] = [`${ids.message}-g1`, `${ids.message}-g3`];
+    await produce(t.topic, ['{"not json', orderFor(ids, g1), '[]', orderFor(ids, g3)]);
+    const first = await runIntake(t);
+    await until('all four committed', async () => (await committed(t)) === 4);
+    await first.stop();
+
+    // As if the consumer had died before committing: the group starts over from offset 0.
+    await admin.setOffsets({ groupId: t.groupId, topic: t.topic, partitions: [{ partition: 0, offset: '0' }] });
+    expect(await committed(t)).toBe(0);
+    const starts: string[] = [];
+    await runIntake(t, (request) => (starts.push(request.messageId), realStart(request)));
+    await until('all four committed again', async () => (await committed(t)) === 4);
+
+    expect(starts.sort()).toEqual([g1, g3].sort()); // redelivered, and collapsed onto their workflows
+    const dead = await readDeadLetters(t);
+    expect(dead.map(({ error, dlqId }) => ({ error, dlqId }))).toEqual([
+      { error: 'MalformedJson', dlqId: `${t.topic}/0/0` },
+      { error: 'ValidationError', dlqId: `${t.topic}/0/2` },
+    ]);
+    for (const m of [g1, g3]) {
+      expect(await processedCount(m)).toBe(1);
+      await stack.result(m);
+    }
+  });
+
+  it('the window left: a crash between the DLQ ack and the database mark sends a second copy, with the same x-dlq-id', async () => {
+    const t = await freshTopics();
+    await produce(t.topic, ['{"not json', '[]']);
+    const first = await runIntake(t);
+    await until('both committed', async () => (await committed(t)) === 2);
+    await first.stop();
+
+    // As if the process had died after the broker's ack for offset 0, before its row was marked and the offset committed.
+    await stack.db.pool.query('update dead_letters set produced_at = null where source_topic = $1 and source_offset = 0', [t.topic]);
+    await admin.setOffsets({ groupId: t.groupId, topic: t.topic, partitions: [{ partition: 0, offset: '0' }] });
+    await runIntake(t);
+    await until('both committed again', async () => (await committed(t)) === 2);
+
+    const dead = await readDeadLetters(t);
+    expect(dead.map((d) => d.dlqId)).toEqual([`${t.topic}/0/0`, `${t.topic}/0/0`, `${t.topic}/0/1`]);
+    expect(new Set(dead.map((d) => d.dlqId)).size).toBe(2); // what a reader keeps after deduping on x-dlq-id
+    expect((await deadLetterRows(t.topic)).every((row) => row.produced)).toBe(true);
+  });
+
+  it('a permanent refusal is dead-lettered after a bounded number of attempts; Temporal or PostgreSQL unavailable never is', async () => {
+    const ids = uniqueIds('refused');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const t = await freshTopics();
+    const [r, g, u, d] = ['r', 'g', 'u', 'd'].map((m) => `${ids.message}-${m}`) as [string, string, string, string];
+    await produce(t.topic, [r, g, u, d].map((m) => orderFor(ids, m)));
+    // A real refusal from the real Temporal server (gRPC INVALID_ARGUMENT: the workflow ID is too long),
+    // and a real "connection refused" from a PostgreSQL port nobody listens on.
+    const deadDatabase = createPool({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`, max: 1 });
+    const deps = { client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue };
+    const attempts = new Map<string, number>();
+    const transient = failingTransiently(u, 8, attempts);
+    const start: StartFn = (request) => {
+      const n = (attempts.get(request.messageId) ?? 0) + 1;
+      if (request.messageId === r) {
+        attempts.set(r, n);
+        return startOrder(deps, { ...request, messageId: r.padEnd(2_000, 'x') }, 'kafka');
+      }
+      if (request.messageId === d && n <= 6) {
+        attempts.set(d, n);
+        return startOrder({ ...deps, pool: deadDatabase }, request, 'kafka');
+      }
+      return transient(request);
+    };
+    await runIntake(t, start, { startAttempts: 3 });
+    try {
+      await until('all four committed', async () => (await committed(t)) === 4);
+    } finally {
+      await deadDatabase.end();
+    }
+
+    expect(attempts.get(r)).toBe(3);
+    const dead = await readDeadLetters(t);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ error: 'StartRefused', dlqId: `${t.topic}/0/0`, grpcCode: '3' });
+    expect(dead[0]!.reason).toMatch(/length|long|limit/i);
+    expect(await deadLetterRows(t.topic)).toEqual([{ source_offset: 0, error: 'StartRefused', produced: true }]);
+    expect(await processedCount(r)).toBe(0);
+    expect(attempts.get(u)).toBeGreaterThanOrEqual(9);
+    expect(attempts.get(d)).toBeGreaterThanOrEqual(7);
+    for (const m of [g, u, d]) {
+      expect(await processedCount(m)).toBe(1);
+      await stack.result(m);
+    }
   });
 });
 
