@@ -8,10 +8,17 @@ export interface ProcessedMessageRow {
   source: 'rest' | 'kafka';
   fingerprint: string;
   first_seen_at: Date;
+  /** How long ago the current claim was taken, by the database's clock. */
+  claim_age_ms: number;
 }
 
 export async function selectProcessedMessage(db: Queryable, messageId: string): Promise<ProcessedMessageRow | undefined> {
-  const { rows } = await db.query<ProcessedMessageRow>('select * from processed_messages where message_id = $1', [messageId]);
+  const { rows } = await db.query<ProcessedMessageRow>(
+    `select message_id, workflow_id, run_id, source, fingerprint, first_seen_at,
+            (extract(epoch from now() - claimed_at) * 1000)::float8 as claim_age_ms
+       from processed_messages where message_id = $1`,
+    [messageId],
+  );
   return rows[0];
 }
 
@@ -39,6 +46,16 @@ export async function upsertProcessedRunId(
       where processed_messages.fingerprint = excluded.fingerprint`,
     [m.messageId, m.workflowId, m.source, m.fingerprint, m.runId],
   );
+}
+
+/** Takes over an unresolved claim older than `staleMs`; only one of several concurrent callers succeeds. */
+export async function takeOverStaleClaim(db: Queryable, m: { messageId: string; fingerprint: string; staleMs: number }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update processed_messages set claimed_at = now()
+      where message_id = $1 and fingerprint = $2 and run_id is null and claimed_at < now() - make_interval(secs => $3)`,
+    [m.messageId, m.fingerprint, m.staleMs / 1000],
+  );
+  return rowCount === 1;
 }
 
 /** Releases a claim whose start certainly did not happen, so the message ID is free again. */

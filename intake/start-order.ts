@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { deleteUnstartedMessage, insertProcessedMessage, selectProcessedMessage, upsertProcessedRunId } from '../db/processed-messages';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { deleteUnstartedMessage, insertProcessedMessage, selectProcessedMessage, takeOverStaleClaim, upsertProcessedRunId } from '../db/processed-messages';
 import type { Pool } from '../db/pool';
 import { isTemporalUnavailable, neverReachedTemporal } from '../lib/temporal-errors';
 import { workflowIdFor } from '../domain/order';
@@ -9,6 +10,9 @@ import type { OrderSagaInput } from '../workflows/definitions';
 
 const START_DEADLINE_MS = 5_000;
 const LOOKUP_DEADLINE_MS = 2_000;
+/** A claim's owner answers within its start and lookup deadlines; an unresolved claim older than this was given up. */
+const CLAIM_LEASE_MS = START_DEADLINE_MS + LOOKUP_DEADLINE_MS + 1_000;
+const CLAIM_POLL_MS = 25;
 
 export interface OrderRequest {
   messageId: string;
@@ -57,31 +61,35 @@ export async function startOrder(
   request: OrderRequest,
   source: 'rest' | 'kafka',
 ): Promise<StartResult> {
-  const claim = { messageId: request.messageId, workflowId: workflowIdFor(request.messageId), source, fingerprint: fingerprint(request) };
-  const result = (runId: string, duplicate: boolean): StartResult => ({ orderId: request.messageId, workflowId: claim.workflowId, runId, duplicate });
+  const claimRow = { messageId: request.messageId, workflowId: workflowIdFor(request.messageId), source, fingerprint: fingerprint(request) };
+  const result = (runId: string, duplicate: boolean): StartResult => ({ orderId: request.messageId, workflowId: claimRow.workflowId, runId, duplicate });
 
-  let claimed = false;
-  for (let attempt = 1; !claimed; attempt++) {
-    claimed = await insertProcessedMessage(deps.pool, claim);
-    if (claimed) break;
-    const row = await selectProcessedMessage(deps.pool, request.messageId);
-    if (!row) {
-      if (attempt < 3) continue; // released by a copy whose start failed: claim it again
-      throw new TemporalUnavailableError(`message ${request.messageId} is being retried concurrently; retry`);
-    }
-    if (row.fingerprint !== claim.fingerprint) throw new MessageConflictError(`message ${request.messageId} was already accepted with different content`);
-    if (row.run_id) return result(row.run_id, true);
-    break; // another copy is starting it, or its outcome is unknown: starting again collapses onto the same workflow
-  }
-
-  const runId = await startOrLearn(deps.client, deps.taskQueue, claim.workflowId, sagaInput(request)).catch(async (err: unknown) => {
-    if (claimed && (err instanceof NotStarted || !(err instanceof TemporalUnavailableError))) {
-      await deleteUnstartedMessage(deps.pool, claim);
-    }
+  const claimed = await claim(deps.pool, claimRow);
+  if (typeof claimed === 'object') return result(claimed.runId, true);
+  const runId = await startOrLearn(deps.client, deps.taskQueue, claimRow.workflowId, sagaInput(request)).catch(async (err: unknown) => {
+    if (err instanceof NotStarted || !(err instanceof TemporalUnavailableError)) await deleteUnstartedMessage(deps.pool, claimRow);
     throw err instanceof NotStarted ? err.cause : err;
   });
-  await upsertProcessedRunId(deps.pool, { ...claim, runId });
-  return result(runId, !claimed);
+  await upsertProcessedRunId(deps.pool, { ...claimRow, runId });
+  return result(runId, false);
+}
+
+/**
+ * Claims the message ID for this content. Resolves true when this call owns the claim (new, or taken over
+ * from a start that gave up), or with the run of an earlier copy. A copy that finds a fresh claim waits
+ * for it to resolve, so exactly one copy answers "accepted" and the others "duplicate".
+ */
+async function claim(pool: Pool, row: Parameters<typeof insertProcessedMessage>[1]): Promise<true | { runId: string }> {
+  const waitUntil = Date.now() + CLAIM_LEASE_MS + LOOKUP_DEADLINE_MS;
+  for (;;) {
+    if (await insertProcessedMessage(pool, row)) return true;
+    const existing = await selectProcessedMessage(pool, row.messageId);
+    if (existing && existing.fingerprint !== row.fingerprint) throw new MessageConflictError(`message ${row.messageId} was already accepted with different content`);
+    if (existing?.run_id) return { runId: existing.run_id };
+    if (existing && (await takeOverStaleClaim(pool, { ...row, staleMs: CLAIM_LEASE_MS }))) return true;
+    if (Date.now() > waitUntil) throw new TemporalUnavailableError(`message ${row.messageId}: an earlier copy is still starting; retry`);
+    await sleep(CLAIM_POLL_MS);
+  }
 }
 
 function sagaInput(request: OrderRequest): OrderSagaInput {
