@@ -45,7 +45,8 @@ export async function applyBalanceChange(tx: Queryable, change: BalanceChange): 
       requiredCents: -change.amountCents,
     });
   }
-  if (newBalanceCents > Limits.maxBalanceCents) {
+  // Money the customer adds is bounded; money the service gives back (refund, cashback) never is.
+  if (change.kind === 'credit' && newBalanceCents > Limits.maxBalanceCents) {
     throw businessFailure(BusinessError.BalanceLimitExceeded, `account ${change.accountId} would hold ${newBalanceCents} cents, above the limit of ${Limits.maxBalanceCents}`, {
       accountId: change.accountId,
       balanceCents: account.balance_cents,

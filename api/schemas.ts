@@ -3,7 +3,13 @@ import { Limits } from '../domain/limits';
 import { textProblem } from '../domain/text';
 
 const idPattern = /^[A-Za-z0-9._:-]+$/;
-const idSchema = z.string().min(1).max(Limits.maxIdLength).regex(idPattern, 'letters, digits and . _ : - only');
+const idSchema = z
+  .string()
+  .min(1)
+  .max(Limits.maxIdLength)
+  .regex(idPattern, 'letters, digits and . _ : - only')
+  // '.' and '..' are path segments that clients rewrite, so such an order could never be addressed.
+  .refine((id) => !/^\.+$/.test(id), 'must not consist of dots only');
 export const messageIdSchema = idSchema;
 
 /** Free text: bounded, no control characters, well-formed UTF-16 (PostgreSQL must be able to store it). */
@@ -64,6 +70,8 @@ export const skuParams = z.strictObject({ sku: idSchema });
 export const createAccountSchema = z.strictObject({ accountId: idSchema, openingBalanceCents: cents(Limits.maxBalanceCents) });
 export const creditSchema = z.strictObject({ amountCents: cents(Limits.maxBalanceCents).positive() });
 export const inventorySchema = z.strictObject({ available: z.number().int().nonnegative().max(Limits.maxStockLevel) });
-export const cancelSchema = z.strictObject({ reason: freeText(Limits.maxReasonLength).optional() }).optional();
+/** The body is optional: no body, an empty one, or JSON null all mean "no reason". */
+export const cancelSchema = z.strictObject({ reason: freeText(Limits.maxReasonLength).optional() }).nullish();
+export const confirmSchema = z.strictObject({}).nullish();
 
 export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional() });

@@ -230,11 +230,17 @@ export class OrderIntake {
   }
 
   private async produce(message: KafkaMessage, source: SourceRecord, dead: DeadLetter): Promise<void> {
-    await this.producer!.send({
-      topic: this.options.deadLetterTopic ?? Topics.deadLetters,
-      acks: -1,
-      messages: [{ key: message.key, value: message.value, headers: { ...message.headers, ...deadLetterHeaders(source, dead) } }],
-    });
+    const topic = this.options.deadLetterTopic ?? Topics.deadLetters;
+    const headers = deadLetterHeaders(source, dead);
+    try {
+      await this.producer!.send({ topic, acks: -1, messages: [{ key: message.key, value: message.value, headers: { ...message.headers, ...headers } }] });
+    } catch (err) {
+      if (!errorChain(err).some((e) => (e as { type?: string }).type === 'MESSAGE_TOO_LARGE')) throw err;
+      // The original plus our headers will never fit: send the record without its value rather than block the
+      // partition for good; the reader finds the original bytes at x-source-topic/partition/offset.
+      const omitted = `${message.value?.length ?? 0} bytes too large for the dead-letter topic; read the source record`;
+      await this.producer!.send({ topic, acks: -1, messages: [{ key: message.key, value: null, headers: { ...headers, 'x-value-omitted': omitted } }] });
+    }
   }
 }
 
@@ -266,7 +272,7 @@ function deadLetterHeaders(source: SourceRecord, dead: DeadLetter): Record<strin
   return {
     'x-dlq-id': dlqId(source),
     'x-error': dead.error,
-    'x-error-reason': dead.reason,
+    'x-error-reason': dead.reason.slice(0, 1_000),
     ...(dead.grpcCode === undefined ? {} : { 'x-grpc-code': String(dead.grpcCode) }),
     'x-source-topic': source.topic,
     'x-source-partition': String(source.partition),

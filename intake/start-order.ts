@@ -64,7 +64,7 @@ export async function startOrder(
   const claimRow = { messageId: request.messageId, workflowId: workflowIdFor(request.messageId), source, fingerprint: fingerprint(request) };
   const result = (runId: string, duplicate: boolean): StartResult => ({ orderId: request.messageId, workflowId: claimRow.workflowId, runId, duplicate });
 
-  const claimed = await claim(deps.pool, claimRow);
+  const claimed = await claim(deps, claimRow);
   if (typeof claimed === 'object') return result(claimed.runId, true);
   const runId = await startOrLearn(deps.client, deps.taskQueue, claimRow.workflowId, sagaInput(request)).catch(async (err: unknown) => {
     if (err instanceof NotStarted || !(err instanceof TemporalUnavailableError)) await deleteUnstartedMessage(deps.pool, claimRow);
@@ -79,16 +79,35 @@ export async function startOrder(
  * from a start that gave up), or with the run of an earlier copy. A copy that finds a fresh claim waits
  * for it to resolve, so exactly one copy answers "accepted" and the others "duplicate".
  */
-async function claim(pool: Pool, row: Parameters<typeof insertProcessedMessage>[1]): Promise<true | { runId: string }> {
+async function claim({ pool, client }: { pool: Pool; client: Client }, row: Parameters<typeof insertProcessedMessage>[1]): Promise<true | { runId: string }> {
   const waitUntil = Date.now() + CLAIM_LEASE_MS + LOOKUP_DEADLINE_MS;
   for (;;) {
     if (await insertProcessedMessage(pool, row)) return true;
     const existing = await selectProcessedMessage(pool, row.messageId);
-    if (existing && existing.fingerprint !== row.fingerprint) throw new MessageConflictError(`message ${row.messageId} was already accepted with different content`);
+    if (existing && existing.fingerprint !== row.fingerprint) {
+      // Other content under a claim that a 503 left unresolved: free the ID if Temporal never got that start.
+      if (existing.run_id || existing.claim_age_ms < CLAIM_LEASE_MS || !(await neverStarted(client, row.workflowId))) {
+        throw new MessageConflictError(`message ${row.messageId} was already accepted with different content`);
+      }
+      await deleteUnstartedMessage(pool, { messageId: row.messageId, fingerprint: existing.fingerprint });
+      continue;
+    }
     if (existing?.run_id) return { runId: existing.run_id };
     if (existing && (await takeOverStaleClaim(pool, { ...row, staleMs: CLAIM_LEASE_MS }))) return true;
     if (Date.now() > waitUntil) throw new TemporalUnavailableError(`message ${row.messageId}: an earlier copy is still starting; retry`);
     await sleep(CLAIM_POLL_MS);
+  }
+}
+
+/** True only when Temporal says the workflow does not exist; unreachable stays a 503. */
+async function neverStarted(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await client.withDeadline(Date.now() + LOOKUP_DEADLINE_MS, () => client.workflow.getHandle(workflowId).describe());
+    return false;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return true;
+    if (isTemporalUnavailable(err)) throw new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
   }
 }
 

@@ -1,5 +1,8 @@
 /** gRPC codes the SDK surfaces on `err.code` (or on a cause). */
-export const GrpcCode = { invalidArgument: 3, deadlineExceeded: 4, unavailable: 14 } as const;
+export const GrpcCode = { cancelled: 1, invalidArgument: 3, deadlineExceeded: 4, resourceExhausted: 8, unavailable: 14 } as const;
+
+/** A call cut off with the channel (CANCELLED), refused for load (RESOURCE_EXHAUSTED), unanswered or too late. */
+const transientCodes = new Set<unknown>([GrpcCode.cancelled, GrpcCode.deadlineExceeded, GrpcCode.resourceExhausted, GrpcCode.unavailable]);
 
 function* chain(err: unknown): Generator<Error> {
   for (let e: unknown = err; e instanceof Error; e = e.cause) yield e;
@@ -9,8 +12,8 @@ function* chain(err: unknown): Generator<Error> {
 export function isTemporalUnavailable(err: unknown): boolean {
   for (const e of chain(err)) {
     const code = (e as { code?: unknown }).code;
-    if (code === GrpcCode.unavailable || code === GrpcCode.deadlineExceeded) return true;
-    if (/\b(UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED)\b|deadline exceeded/i.test(e.message)) return true;
+    if (transientCodes.has(code)) return true;
+    if (/\b(UNAVAILABLE|DEADLINE_EXCEEDED|RESOURCE_EXHAUSTED|ECONNREFUSED)\b|deadline exceeded|Call cancelled/i.test(e.message)) return true;
   }
   return false;
 }

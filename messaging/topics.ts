@@ -12,7 +12,14 @@ export function topicSpecs({ replicationFactor = 1, minInsyncReplicas = 1, parti
     { name: 'min.insync.replicas', value: String(minInsyncReplicas) },
     { name: 'unclean.leader.election.enable', value: 'false' },
   ];
-  return Object.values(Topics).map((topic) => ({ topic, numPartitions: partitions, replicationFactor, configEntries }));
+  // A dead-lettered record is the original plus a few KB of headers: its topic takes larger records than the source.
+  const deadLetterEntries = [...configEntries, { name: 'max.message.bytes', value: String(2 * 1024 * 1024) }];
+  return Object.values(Topics).map((topic) => ({
+    topic,
+    numPartitions: partitions,
+    replicationFactor,
+    configEntries: topic === Topics.deadLetters ? deadLetterEntries : configEntries,
+  }));
 }
 
 export function createKafka({ brokers, clientId }: { brokers: string[]; clientId: string }): Kafka {

@@ -246,8 +246,9 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
       // The start may have reached Temporal before it went silent, so the claim stays, unresolved.
       const { rows } = await db.pool.query('select run_id from processed_messages where message_id = $1', [ids.message]);
       expect(rows).toEqual([{ run_id: null }]);
+      // While Temporal cannot say whether that start happened, other content under the key is never accepted.
       const otherBody = await post('/orders', { ...body, items: [{ ...body.items[0]!, quantity: 2 }] }, { 'idempotency-key': ids.message });
-      expect(otherBody.statusCode).toBe(409);
+      expect([409, 503]).toContain(otherBody.statusCode);
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
     } finally {
       await temporal.restart();
@@ -264,5 +265,44 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     await waitForResult(ids.message);
     expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(1);
     expect(await processedRows(ids.message)).toBe(1);
+  });
+
+  it('a claim a 503 left unresolved frees its key for other content once Temporal says that start never happened', async () => {
+    const ids = uniqueIds('stale');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    await db.pool.query(
+      `insert into processed_messages (message_id, workflow_id, source, fingerprint, claimed_at) values ($1, $2, 'rest', 'other content', now() - interval '1 minute')`,
+      [ids.message, `order-${ids.message}`],
+    );
+    const answer = await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] }, { 'idempotency-key': ids.message });
+    expect(answer.statusCode).toBe(202);
+    await waitForResult(ids.message);
+    const { rows } = await db.pool.query<{ fingerprint: string }>('select fingerprint from processed_messages where message_id = $1', [ids.message]);
+    expect(rows[0]!.fingerprint).not.toBe('other content');
+  });
+
+  it('confirm and cancel racing on a just-placed order: exactly one wins, the other gets 409', async () => {
+    for (let round = 0; round < 5; round++) {
+      const ids = uniqueIds(`race-${round}`);
+      await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+      expect((await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' }, { 'idempotency-key': ids.message })).statusCode).toBe(202);
+      const [confirm, cancel] = await Promise.all([post(`/orders/${ids.message}/confirm`, {}), post(`/orders/${ids.message}/cancel`, {})]);
+      const winner = confirm.statusCode === 202 ? 'CONFIRMED' : 'CANCELLED';
+      expect([confirm.statusCode, cancel.statusCode].sort()).toEqual([202, 409]);
+      await waitForResult(ids.message);
+      expect((await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json()).toMatchObject({ status: winner });
+    }
+  });
+
+  it('confirm and cancel take no body, an empty object, or (cancel) a reason; anything else is refused', async () => {
+    const ids = uniqueIds('bodies');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' }, { 'idempotency-key': ids.message });
+    expect((await post(`/orders/${ids.message}/confirm`, { anything: 'goes' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(202);
+    expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(202);
+    await waitForResult(ids.message);
+    expect((await app.inject({ method: 'POST', url: '/orders/../confirm' })).statusCode).not.toBe(202);
+    expect((await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 1 }] }, { 'idempotency-key': '..' })).statusCode).toBe(400);
   });
 });

@@ -7,6 +7,7 @@ import { cancelSchema, kafkaOrderCommandSchema } from '../api/schemas';
 import { loadConfig } from '../config';
 import { Limits } from '../domain/limits';
 import { rewardCents } from '../domain/order';
+import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { assertInvariants } from './helpers/invariants';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
@@ -112,17 +113,47 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     expect(account.statusCode).toBe(200);
     expect(account.json()).toMatchObject({ balanceCents: Limits.maxBalanceCents });
     // The database refuses what the code would never write: the CHECKs are the last line.
-    await expect(stack.db.pool.query('update accounts set balance_cents = balance_cents + 1 where id = $1', [rich])).rejects.toMatchObject({ code: '23514' });
+    await expect(stack.db.pool.query('update accounts set balance_cents = $2 where id = $1', [rich, Limits.balanceCeilingCents + 1])).rejects.toMatchObject({ code: '23514' });
     await expect(
       stack.db.pool.query(`insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 1000000000001, 'PENDING', 'auto')`, [`o-${rich}`, rich]),
     ).rejects.toMatchObject({ code: '23514' });
   });
+
+  it.each(['cancel', 'confirm'] as const)(
+    'an account topped up to the limit while its order waits: the %s still completes (refunds and cashback are never refused)',
+    async (decision) => {
+      const ids = uniqueIds(`fill-${decision}`);
+      await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
+      const body = { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 10_000 }], confirmation: 'manual' };
+      expect((await post('/orders', body, { 'idempotency-key': ids.message })).statusCode).toBe(202);
+      for (let i = 0; i < 100; i++) {
+        const view = (await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json<{ saga?: { state: string } }>();
+        if (view.saga?.state === 'AWAITING_CONFIRMATION') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await post(`/accounts/${ids.account}/credits`, { amountCents: Limits.maxBalanceCents }, { 'idempotency-key': `fill-${ids.tag}` })).statusCode).toBe(201);
+      expect((await post(`/orders/${ids.message}/${decision}`, {})).statusCode).toBe(202);
+      await stack.result(ids.message);
+      const order = (await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json<{ status: string }>();
+      expect(order.status).toBe(decision === 'cancel' ? 'CANCELLED' : 'CONFIRMED');
+      expect(await balanceOf(stack.db.pool, ids.account)).toBe(Limits.maxBalanceCents + (decision === 'cancel' ? 10_000 : 100));
+    },
+  );
 
   it('cashback is exact at the largest total and rate (the plain product would pass 2^53)', () => {
     const exact = (total: number, bp: number) => Number((BigInt(total) * BigInt(bp)) / 10_000n);
     for (const [total, bp] of [[Limits.maxOrderTotalCents, 10_000], [Limits.maxOrderTotalCents - 1, 9_999], [999_409_991_959, 9_561], [3_998, 100]] as const) {
       expect(rewardCents(total, bp), `${total} at ${bp} bp`).toBe(exact(total, bp));
     }
+  });
+
+  it('a call cut off with its channel or refused for load counts as Temporal unavailable (503), a refusal does not', () => {
+    const grpc = (code: number, message: string) => Object.assign(new Error(message), { code });
+    const wrapped = (cause: Error) => new Error('Failed to signal Workflow', { cause });
+    expect(isTemporalUnavailable(wrapped(grpc(1, '1 CANCELLED: Call cancelled')))).toBe(true);
+    expect(isTemporalUnavailable(wrapped(grpc(8, '8 RESOURCE_EXHAUSTED: namespace rate limit exceeded')))).toBe(true);
+    expect(isTemporalUnavailable(wrapped(grpc(14, '14 UNAVAILABLE: No connection established')))).toBe(true);
+    expect(isTemporalUnavailable(wrapped(grpc(3, '3 INVALID_ARGUMENT: WorkflowId length exceeds limit')))).toBe(false);
   });
 
   it('order amounts are bounded so no total leaves the exact range', async () => {

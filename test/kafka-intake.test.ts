@@ -98,6 +98,7 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     dlqId: string;
     grpcCode?: string;
     reason: string;
+    valueOmitted?: string;
   }
 
   /** Every record on the (one-partition) DLQ topic, duplicates included: as many as its high watermark. */
@@ -114,7 +115,7 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
         .run({
           eachMessage: ({ message }) => {
             const header = (name: string) => message.headers?.[name]?.toString();
-            dead.push({ error: header('x-error')!, offset: header('x-source-offset')!, dlqId: header('x-dlq-id')!, grpcCode: header('x-grpc-code'), reason: header('x-error-reason')! });
+            dead.push({ error: header('x-error')!, offset: header('x-source-offset')!, dlqId: header('x-dlq-id')!, grpcCode: header('x-grpc-code'), reason: header('x-error-reason')!, valueOmitted: header('x-value-omitted') });
             if (dead.length === total) resolve();
             return Promise.resolve();
           },
@@ -265,6 +266,21 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     await stack.result(good.messageId);
     expect(await processedCount(`${ids.message}-neg`)).toBe(0);
     expect(await stack.workflowExists(`${ids.message}-neg`)).toBe(false);
+  });
+
+  it('a bad message too large for the dead-letter topic with its headers goes there without its value, and the partition moves on', async () => {
+    const ids = uniqueIds('huge');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const t = await freshTopics(); // topics with the broker's default record limit (1 MiB)
+    const good = orderFor(ids, `${ids.message}-after`);
+    await produce(t.topic, [JSON.stringify({ unknownKey: 'x'.repeat(1_048_430) })]); // just under the source's limit
+    await produce(t.topic, [good]);
+    await runIntake(t);
+    await until('both committed', async () => (await committed(t)) === 2);
+    const dead = await readDeadLetters(t);
+    expect(dead.map(({ error, dlqId }) => ({ error, dlqId }))).toEqual([{ error: 'ValidationError', dlqId: `${t.topic}/0/0` }]);
+    expect(dead[0]!.valueOmitted).toMatch(/too large for the dead-letter topic/);
+    await stack.result(good.messageId);
   });
 
   it('a bad message after one whose start fails transiently is dead-lettered once, however often the partition seeks back', async () => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -7,10 +8,12 @@ import { workflowIdFor, type ConfirmationDecision } from '../../domain/order';
 import { MessageConflictError, startOrder, TemporalUnavailableError } from '../../intake/start-order';
 import { cancelSignal, confirmSignal, statusQuery } from '../../workflows/definitions';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
-import { cancelSchema, idempotencyHeaders, orderCommandSchema, orderIdParams } from '../schemas';
+import { cancelSchema, confirmSchema, idempotencyHeaders, orderCommandSchema, orderIdParams } from '../schemas';
 
 /** How long a request waits for Temporal before answering without it. */
 const SAGA_QUERY_DEADLINE_MS = 3_000;
+/** How long a decision waits for a just-started saga to write its order row. */
+const ORDER_ROW_WAIT_MS = 3_000;
 
 function orderView(row: OrderRow) {
   return {
@@ -54,7 +57,7 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
         }
         if (err instanceof TemporalUnavailableError) {
           app.metrics.ordersStarted.inc({ source: 'rest', result: 'unavailable' });
-          throw new HttpError(503, 'TemporalUnavailable', 'order intake is temporarily unavailable; nothing was recorded, retry with the same Idempotency-Key', {
+          throw new HttpError(503, 'TemporalUnavailable', 'order intake is temporarily unavailable and the start may not have happened; retry with the same Idempotency-Key and body', {
             'retry-after': RETRY_AFTER_SECONDS,
           });
         }
@@ -93,37 +96,41 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
     }
   }
 
-  const decide = (decision: ConfirmationDecision) => async (orderId: string, reason?: string) => {
-    const row = await selectOrder(app.db, orderId);
+  /** The saga writes the order row in its first step; a decision waits briefly for it, so it is always stored first. */
+  async function orderRowOnceOpened(orderId: string): Promise<OrderRow> {
     const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
-    if (!row) {
-      await app.temporal.withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, () => handle.describe()).catch((err: unknown) => {
-        throw err instanceof WorkflowNotFoundError ? new HttpError(404, 'OrderNotFound', `no order ${orderId}`) : err;
-      });
+    await app.temporal.withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, () => handle.describe()).catch((err: unknown) => {
+      throw err instanceof WorkflowNotFoundError ? new HttpError(404, 'OrderNotFound', `no order ${orderId}`) : err;
+    });
+    for (const deadline = Date.now() + ORDER_ROW_WAIT_MS; Date.now() < deadline; await sleep(50)) {
+      const row = await selectOrder(app.db, orderId);
+      if (row) return row;
     }
+    throw new HttpError(503, 'OrderOpening', `order ${orderId} is still being opened; retry`, { 'retry-after': '1' });
+  }
+
+  const decide = (decision: ConfirmationDecision) => async (orderId: string, reason?: string) => {
+    const row = (await selectOrder(app.db, orderId)) ?? (await orderRowOnceOpened(orderId));
     const settled = decision === 'confirm' ? 'CONFIRMED' : 'CANCELLED';
-    if (row?.status === settled) return { orderId, decision, status: row.status };
-    if (row && row.status !== 'PENDING') {
-      throw new HttpError(409, 'OrderClosed', `order ${orderId} is already ${row.status}`);
+    if (row.status === settled) return { orderId, decision, status: row.status };
+    if (row.status !== 'PENDING') throw new HttpError(409, 'OrderClosed', `order ${orderId} is already ${row.status}`);
+    // Stored first, and the first decision wins: if the signal is lost, the saga's check-back still finds it.
+    const standing = await recordConfirmationDecision(app.db, { id: orderId, decision });
+    if (standing === undefined) {
+      const now = await selectOrder(app.db, orderId);
+      if (now?.status === settled) return { orderId, decision, status: now.status };
+      throw new HttpError(409, 'OrderClosed', `order ${orderId} is already ${now?.status ?? 'closed'}`);
     }
-    if (row) {
-      // Stored first: if the signal is lost, the saga's check-back still finds the decision.
-      const standing = await recordConfirmationDecision(app.db, { id: orderId, decision });
-      if (standing === undefined) {
-        const now = await selectOrder(app.db, orderId);
-        if (now?.status === settled) return { orderId, decision, status: now.status };
-        throw new HttpError(409, 'OrderClosed', `order ${orderId} is already ${now?.status ?? 'closed'}`);
-      }
-      if (standing !== decision) throw new HttpError(409, 'DecisionConflict', `order ${orderId} already has decision ${standing}`);
-    }
+    if (standing !== decision) throw new HttpError(409, 'DecisionConflict', `order ${orderId} already has decision ${standing}`);
+    const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
     const signal = () => (decision === 'confirm' ? handle.signal(confirmSignal) : handle.signal(cancelSignal, { reason }));
     await app.temporal.withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, signal).catch((err: unknown) => {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     });
-    return { orderId, decision, status: row?.status ?? 'PENDING' };
+    return { orderId, decision, status: row.status };
   };
 
-  routes.post('/orders/:orderId/confirm', { schema: { params: orderIdParams, tags: ['orders'] } }, async (request, reply) =>
+  routes.post('/orders/:orderId/confirm', { schema: { params: orderIdParams, body: confirmSchema, tags: ['orders'] } }, async (request, reply) =>
     reply.code(202).send(await decide('confirm')(request.params.orderId)),
   );
   routes.post(
