@@ -17,7 +17,8 @@ async function lintProbe(folder: string, code: string): Promise<string[]> {
 
 afterAll(() => probes.forEach((file) => rmSync(file, { force: true })));
 
-describe('lint rules the project relies on', () => {
+// The first lint builds the type information of the whole project: slow on a loaded 2-core machine.
+describe('lint rules the project relies on', { timeout: 180_000 }, () => {
   it('workflow files may not import Node built-ins', async () => {
     const messages = await lintProbe('workflows', "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n");
     expect(messages).toContain("no-restricted-imports: 'node:fs' import is restricted from being used. Workflow code may not import Node built-ins.");
