@@ -5,8 +5,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config';
 import { registerAuth } from './plugins/auth';
+import { clientErrorHandler } from './plugins/client-errors';
 import { registerDatabase } from './plugins/database';
 import { frameworkErrors, registerErrorHandler } from './plugins/errors';
+import { refuseDuplicateKeys } from './plugins/json';
 import { registerShutdown } from './plugins/shutdown';
 import { registerMetrics } from './plugins/metrics';
 import { registerTemporal } from './plugins/temporal';
@@ -25,6 +27,7 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
     // IDs are at most 128 characters: longer ones reach validation (400), absurd ones the router (414), both in the one shape.
     routerOptions: { maxParamLength: 512 },
     frameworkErrors,
+    clientErrorHandler,
     // Answered by the shutdown hook instead, with Retry-After and in the one error shape.
     return503OnClosing: false,
   });
@@ -32,6 +35,7 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: other content types are refused before they reach a route.
   app.removeContentTypeParser('text/plain');
+  refuseDuplicateKeys(app);
   registerErrorHandler(app);
   registerShutdown(app);
   await app.register(swagger, {

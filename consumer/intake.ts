@@ -9,6 +9,7 @@ import { MessageConflictError, TemporalUnavailableError, type OrderRequest, type
 import type { Log } from '../lib/logger';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { Topics } from '../messaging/topics';
+import { duplicateKey } from '../domain/json';
 
 export type StartFn = (request: OrderRequest) => Promise<StartResult>;
 
@@ -246,11 +247,14 @@ export class OrderIntake {
 
 function parse(message: KafkaMessage): { kind: 'command'; command: KafkaOrderCommand } | DeadLetter {
   let value: unknown;
+  const text = message.value?.toString('utf8') ?? '';
   try {
-    value = JSON.parse(message.value?.toString('utf8') ?? '');
+    value = JSON.parse(text);
   } catch (err) {
     return deadLetterOf('MalformedJson', err instanceof Error ? err.message : String(err));
   }
+  const duplicate = duplicateKey(text);
+  if (duplicate !== undefined) return deadLetterOf('MalformedJson', `key ${JSON.stringify(duplicate)} appears twice in one object`);
   const command = kafkaOrderCommandSchema.safeParse(value);
   if (!command.success) {
     return deadLetterOf('ValidationError', command.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; '));

@@ -197,7 +197,7 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/orders', '/orders/{orderId}', '/accounts', '/inventory/{sku}']));
   });
 
-  it('auth: with API_KEY set, a missing or wrong key is 401 and the right key passes', async () => {
+  it('auth: with API_KEY set, a missing or wrong key is 401 on every route but probes and docs, and the right key passes', async () => {
     const apiKey = 'k'.repeat(32);
     const secured = await buildApp(
       loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, API_KEY: apiKey }),
@@ -210,7 +210,12 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
       expect((await secured.inject({ method: 'POST', url: '/accounts', payload: body, headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
       expect((await secured.inject({ method: 'POST', url: '/orders', payload: {} })).json()).toMatchObject({ error: 'Unauthorized' });
       expect((await secured.inject({ method: 'POST', url: '/accounts', payload: body, headers: { authorization: `Bearer ${apiKey}` } })).statusCode).toBe(201);
-      expect((await secured.inject({ method: 'GET', url: `/accounts/${id}` })).statusCode).toBe(200);
+      // Reads are money too: balances and ledgers need the key; probes and the API description do not.
+      expect((await secured.inject({ method: 'GET', url: `/accounts/${id}` })).statusCode).toBe(401);
+      expect((await secured.inject({ method: 'GET', url: `/accounts/${id}`, headers: { authorization: `Bearer ${apiKey}` } })).statusCode).toBe(200);
+      expect((await secured.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+      expect((await secured.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      expect((await secured.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
     } finally {
       await secured.close();
     }

@@ -6,6 +6,7 @@ import { buildApp } from '../api/app';
 import { cancelSchema, kafkaOrderCommandSchema } from '../api/schemas';
 import { loadConfig } from '../config';
 import { Limits } from '../domain/limits';
+import { duplicateKey } from '../domain/json';
 import { rewardCents } from '../domain/order';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { assertInvariants } from './helpers/invariants';
@@ -156,6 +157,23 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     expect(isTemporalUnavailable(wrapped(grpc(3, '3 INVALID_ARGUMENT: WorkflowId length exceeds limit')))).toBe(false);
   });
 
+  it('a JSON key twice in one object is refused, over REST (400) and in the Kafka schema path (same check)', async () => {
+    const ids = uniqueIds('dupkey');
+    const response = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"messageId":"${ids.message}","customerId":"nobody","customerId":"${ids.account}","items":[{"sku":"s","quantity":1,"unitPriceCents":1}]}`,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: 'DuplicateKey', message: expect.stringContaining('customerId') as string });
+    expect(await stack.workflowExists(ids.message)).toBe(false);
+    const proto = await app.inject({ method: 'POST', url: '/accounts', headers: { 'content-type': 'application/json' }, payload: '{"__proto__":{"x":1},"accountId":"a","openingBalanceCents":1}' });
+    expect(proto.statusCode).toBe(400);
+    expect(duplicateKey('{"items":[{"sku":"a","sku":"b"}]}')).toBe('sku');
+    expect(duplicateKey('{"a":{"k":1},"b":{"k":2}}')).toBeUndefined();
+  });
+
   it('order amounts are bounded so no total leaves the exact range', async () => {
     const item = { sku: 'sku-1', quantity: Limits.maxQuantity, unitPriceCents: Limits.maxUnitPriceCents };
     const tooMuch = await post('/orders', { customerId: 'a', items: Array(Limits.maxItems).fill(item) }, { 'idempotency-key': `big-${randomUUID()}` });
@@ -189,6 +207,32 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     const absurd = await app.inject({ method: 'GET', url: `/orders/${'a'.repeat(600)}` });
     expect(absurd.statusCode).toBe(414);
     expect(absurd.json()).toEqual({ error: 'UriTooLong', message: expect.any(String) as string });
+  });
+
+  it('requests the HTTP parser refuses (a huge URL, a lowercase method) are answered in the one error shape', async () => {
+    const server = await buildApp(loadConfig({ DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporal.address }), { logger: false });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = server.server.address() as net.AddressInfo;
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect({ port, host: '127.0.0.1' }, () => socket.write(request));
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    try {
+      for (const [request, status, error] of [
+        [`GET /orders/${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, 'HeadersTooLarge'],
+        ['post /orders HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'BadRequest'],
+      ] as const) {
+        const answer = await raw(request);
+        expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error, message: expect.any(String) as string });
+      }
+    } finally {
+      await server.close();
+    }
   });
 
   it('while the API shuts down, requests get 503 with Retry-After in the one error shape', async () => {

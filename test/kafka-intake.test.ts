@@ -251,18 +251,21 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
       { ...good, items: [{ sku: ids.sku, quantity: -1, unitPriceCents: 100 }], messageId: `${ids.message}-neg` },
       good,
       { ...good, items: [{ sku: ids.sku, quantity: 2, unitPriceCents: 100 }] }, // same ID, different content
+      `{"messageId":"${ids.message}-dup","customerId":"nobody","customerId":"${ids.account}","items":[{"sku":"${ids.sku}","quantity":1,"unitPriceCents":1}]}`,
     ]);
     await runIntake(t);
-    await until('all five committed', async () => (await committed(t)) === 5);
+    await until('all six committed', async () => (await committed(t)) === 6);
 
     const dead = await readDeadLetters(t);
-    expect(dead.map((d) => d.dlqId)).toEqual(['0', '1', '2', '4'].map((offset) => `${t.topic}/0/${offset}`));
+    expect(dead.map((d) => d.dlqId)).toEqual(['0', '1', '2', '4', '5'].map((offset) => `${t.topic}/0/${offset}`));
     expect(dead.map(({ error, offset }) => ({ error, offset }))).toEqual([
       { error: 'MalformedJson', offset: '0' },
       { error: 'ValidationError', offset: '1' },
       { error: 'ValidationError', offset: '2' },
       { error: 'MessageIdConflict', offset: '4' },
+      { error: 'MalformedJson', offset: '5' }, // a key twice in one object
     ]);
+    expect(await processedCount(`${ids.message}-dup`)).toBe(0);
     await stack.result(good.messageId);
     expect(await processedCount(`${ids.message}-neg`)).toBe(0);
     expect(await stack.workflowExists(`${ids.message}-neg`)).toBe(false);
