@@ -8,7 +8,7 @@ export function refuseDuplicateKeys(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body.toString();
-    parseJson(request, text, (err, value) => {
+    void parseJson(request, text, (err, value) => {
       if (err) return done(err, undefined);
       const duplicate = duplicateKey(text);
       if (duplicate !== undefined) return done(new HttpError(400, 'DuplicateKey', `JSON key ${JSON.stringify(duplicate)} appears twice in one object`), undefined);
