@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config';
+import { freeStackPorts } from '../stack/ports';
 import { repoRoot } from '../stack/servers';
 
 export type ProcessKind = 'worker' | 'postgres' | 'kafka' | 'temporal' | 'api' | 'consumer';
@@ -21,17 +21,6 @@ export interface ChaosStack {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** `npm start` on free ports in a throw-away STACK_DIR, so a chaos run never touches the user's stack. */
 export async function startOwnStack(extraEnv: Record<string, string>): Promise<ChaosStack> {
   const stackDir = mkdtempSync(path.join(os.tmpdir(), 'saga-chaos-'));
@@ -39,14 +28,7 @@ export async function startOwnStack(extraEnv: Record<string, string>): Promise<C
   const toolchain = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env');
   if (!existsSync(toolchain)) throw new Error(`${toolchain} is missing; run: npm run toolchain`);
   copyFileSync(toolchain, path.join(stackDir, 'toolchain.env'));
-  const ports = {
-    API_PORT: await freePort(),
-    PG_PORT: await freePort(),
-    KAFKA_PORT: await freePort(),
-    KAFKA_CONTROLLER_PORT: await freePort(),
-    TEMPORAL_PORT: await freePort(),
-    TEMPORAL_UI_PORT: await freePort(),
-  };
+  const ports = await freeStackPorts();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     STACK_DIR: stackDir,

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { freePort } from '../stack/ports';
 import { readToolchain, repoRoot, startKafka, startPostgres, type ManagedProcess } from '../stack/servers';
+
+export { freePort };
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,17 +16,6 @@ declare module 'vitest' {
     temporalTestServerBin: string;
     pgBin: string;
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Real PostgreSQL and Kafka for the whole run, on free ports, in throw-away directories. */

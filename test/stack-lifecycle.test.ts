@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canConnect, repoRoot } from '../stack/servers';
-import { freePort } from './global-setup';
+import { freeStackPorts } from '../stack/ports';
 
 function processesUsing(dir: string): string[] {
   const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n');
@@ -16,14 +16,7 @@ describe('npm start: the whole embedded stack', () => {
     const stackDir = mkdtempSync(path.join(os.tmpdir(), 'stack-life-'));
     chmodSync(stackDir, 0o755);
     copyFileSync(path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env'), path.join(stackDir, 'toolchain.env'));
-    const ports = {
-      API_PORT: await freePort(),
-      PG_PORT: await freePort(),
-      KAFKA_PORT: await freePort(),
-      KAFKA_CONTROLLER_PORT: await freePort(),
-      TEMPORAL_PORT: await freePort(),
-      TEMPORAL_UI_PORT: await freePort(),
-    };
+    const ports = await freeStackPorts();
     const env: NodeJS.ProcessEnv = { ...process.env, STACK_DIR: stackDir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
     for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env });
