@@ -16,13 +16,14 @@ export interface PoolOptions {
   max?: number;
   /** Server-side statement_timeout, and a client-side read deadline a little after it (a frozen server answers nothing). */
   queryTimeoutMs?: number;
+  connectTimeoutMs?: number;
 }
 
-export function createPool({ connectionString, max = 10, queryTimeoutMs }: PoolOptions): Pool {
+export function createPool({ connectionString, max = 10, queryTimeoutMs, connectTimeoutMs = 5_000 }: PoolOptions): Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: connectTimeoutMs,
     ...(queryTimeoutMs ? { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + 2_000 } : {}),
   });
   // A server restart errors every connection, idle or checked out. Without a listener on each client, an

@@ -1,20 +1,29 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { faultKinds } from '../chaos/faults';
 import type { ChaosReport } from '../chaos/report';
 import { repoRoot } from '../stack/servers';
 
 /** The short version of `npm run chaos`: every fault kind, 500 orders through REST and Kafka, nothing lost or doubled. */
 describe('npm run chaos (short)', () => {
+  let child: ChildProcess | undefined;
+  // On a timeout too: Ctrl-C makes the run stop its whole stack.
+  afterAll(async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGINT');
+    await exited;
+  });
+
   it('500 orders under every fault: nothing lost, nothing applied twice, nothing stranded, every invariant holds', { timeout: 900_000 }, async () => {
     const args = ['--orders', '500', '--stall-seconds', '8', '--kill-worker-every', '12', '--quiet-timeout', '420'];
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'chaos/run.ts'), ...args], { cwd: repoRoot, env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') } });
+    child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'chaos/run.ts'), ...args], { cwd: repoRoot, env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') } });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child!.on('exit', resolve));
     expect(code, output.slice(-4_000)).toBe(0);
 
     const report = JSON.parse(readFileSync(path.join(repoRoot, '.stack', 'chaos', 'report.json'), 'utf8')) as ChaosReport;

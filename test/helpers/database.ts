@@ -13,11 +13,12 @@ export interface TestDatabase {
 export async function createTestDatabase({ migrated = true } = {}): Promise<TestDatabase> {
   const adminUrl = inject('pgAdminUrl');
   const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = createPool({ connectionString: adminUrl, max: 1 });
+  // Generous: creating a database on a loaded 2-core machine can take a while.
+  const admin = createPool({ connectionString: adminUrl, max: 1, connectTimeoutMs: 30_000 });
   await admin.query(`create database ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const pool = createPool({ connectionString: url.toString(), max: 25 });
+  const pool = createPool({ connectionString: url.toString(), max: 25, connectTimeoutMs: 30_000 });
   if (migrated) await migrate(pool);
   return {
     url: url.toString(),

@@ -10,11 +10,19 @@ import { quietBundlerLogger, quietLogger } from './loggers';
 /** A fresh database, a real Temporal dev server and an order worker on its own task queue. */
 export async function startRealStack() {
   const taskQueue = `orders-${randomUUID().slice(0, 8)}`;
-  const [db, temporal, bundle] = await Promise.all([
-    createTestDatabase(),
-    createDevServer(),
-    bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
-  ]);
+  const parts = await Promise.allSettled([createTestDatabase(), createDevServer(), bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger })]);
+  const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+  if (failed) {
+    // Leave no server behind when one part could not start.
+    if (parts[0].status === 'fulfilled') await parts[0].value.drop().catch(() => undefined);
+    if (parts[1].status === 'fulfilled') await parts[1].value.stop().catch(() => undefined);
+    throw failed.reason;
+  }
+  const [db, temporal, bundle] = parts.map((p) => (p as PromiseFulfilledResult<unknown>).value) as [
+    Awaited<ReturnType<typeof createTestDatabase>>,
+    Awaited<ReturnType<typeof createDevServer>>,
+    Awaited<ReturnType<typeof bundleWorkflowCode>>,
+  ];
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const workerConnection = await NativeConnection.connect({ address: temporal.address });
