@@ -13,6 +13,8 @@ export interface Fault {
 }
 
 export interface FaultOptions {
+  /** Whether that worker process polls its task queue yet: only a serving worker is worth killing. */
+  isServing: (pid: number) => Promise<boolean>;
   /** How long SIGSTOP holds a process. */
   stallMs: number;
   /** Pause between two of the one-off faults. */
@@ -54,7 +56,8 @@ export class FaultInjector {
       await sleep(this.options.killWorkerEveryMs);
       if (this.stopped) return;
       const [pid] = findProcesses(this.stack.stackPid, 'worker');
-      if (pid) this.inject('kill-worker', pid, 'SIGKILL');
+      // A worker still starting (bundling) is not killed again: on a slow machine none would ever serve.
+      if (pid && (await this.options.isServing(pid).catch(() => false))) this.inject('kill-worker', pid, 'SIGKILL');
     }
   }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { reconcile } from '../cli/reconcile';
 import { createPool } from '../db/pool';
 import { workflowIdFor } from '../domain/order';
@@ -90,7 +91,17 @@ async function main(argv: string[]): Promise<number> {
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection });
   const producer = createKafka({ brokers: stack.brokers, clientId: run }).producer({ idempotent: true, maxInFlightRequests: 1 });
-  const faults = new FaultInjector(stack, { stallMs: flags.stallMs, gapMs: 8_000, killWorkerEveryMs: flags.killWorkerEveryMs, log });
+  const isServing = async (pid: number) => {
+    const { pollers } = await client.withDeadline(Date.now() + 2_000, () =>
+      connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: 'orders' },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      }),
+    );
+    return (pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
+  };
+  const faults = new FaultInjector(stack, { stallMs: flags.stallMs, gapMs: 8_000, killWorkerEveryMs: flags.killWorkerEveryMs, isServing, log });
   try {
     await producer.connect();
     const plan = seedPlan(run);
