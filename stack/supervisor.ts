@@ -19,8 +19,6 @@ export interface SupervisorOptions {
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
-/** A process that stayed up this long is healthy again: its next restart waits only FIRST_DELAY_MS. */
-const STABLE_MS = 60_000;
 
 /** Restarts any watched process that exits unless the stack is stopping; every exit is unexpected. */
 export class Supervisor {
@@ -38,9 +36,7 @@ export class Supervisor {
     let why = '';
     for (;;) {
       if (proc) {
-        const upSince = Date.now();
         why = await exitReason(proc);
-        if (Date.now() - upSince >= STABLE_MS) backoff = 0;
       }
       if (signal.aborted) return;
       const now = Date.now();
@@ -61,6 +57,8 @@ export class Supervisor {
         await sleep(delay, undefined, { signal });
         proc = await service.start();
         if (signal.aborted) return;
+        // It came back and serves: the next crash is a new incident, not this one failing to start again.
+        backoff = 0;
         log(`${service.name} is back (pid ${proc.child.pid})`);
       } catch (err) {
         // A shutdown stops a process that is still starting; that is no failure.
