@@ -17,7 +17,7 @@ describe('npm run chaos (short)', () => {
     await exited;
   });
 
-  it('500 orders under every fault: nothing lost, nothing applied twice, nothing stranded, every invariant holds', { timeout: 900_000 }, async () => {
+  it('500 orders under every fault: nothing lost, nothing applied twice, nothing stranded, every invariant holds', { timeout: 1_200_000 }, async () => {
     const args = ['--orders', '500', '--stall-seconds', '8', '--kill-worker-every', '12', '--quiet-timeout', '420'];
     child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'chaos/run.ts'), ...args], { cwd: repoRoot, env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') } });
     let output = '';
