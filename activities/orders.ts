@@ -158,9 +158,18 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
     return row ? row.state : 'not-applied';
   }
 
-  /** Stores `decision` unless one is stored already; returns the decision that stands. */
+  /**
+   * Stores `decision` unless one is stored already; returns the decision that stands. An order already
+   * closed answers with its outcome: a local step that ran again after its workflow task was rejected
+   * must learn that the commit it is about to decide on has already happened.
+   */
   async function settleConfirmation({ orderId, decision }: { orderId: string; decision: ConfirmationDecision }): Promise<ConfirmationDecision | null> {
-    return (await recordConfirmationDecision(pool, { id: orderId, decision })) ?? null;
+    const stored = await recordConfirmationDecision(pool, { id: orderId, decision });
+    if (stored !== undefined) return stored;
+    const order = await selectOrder(pool, orderId);
+    if (order?.status === 'CONFIRMED') return 'confirm';
+    if (order?.status === 'CANCELLED') return 'cancel';
+    return null;
   }
 
   async function readConfirmationDecision({ orderId }: { orderId: string }): Promise<ConfirmationDecision | null> {

@@ -6,7 +6,7 @@ import { deleteUnstartedMessage, insertProcessedMessage, selectProcessedMessage,
 import type { Pool } from '../db/pool';
 import { isTemporalUnavailable, neverReachedTemporal } from '../lib/temporal-errors';
 import { workflowIdFor } from '../domain/order';
-import type { OrderSagaInput } from '../workflows/definitions';
+import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey, type OrderSagaInput } from '../workflows/definitions';
 
 const START_DEADLINE_MS = 5_000;
 const LOOKUP_DEADLINE_MS = 2_000;
@@ -156,6 +156,13 @@ async function startWorkflow(client: Client, taskQueue: string, workflowId: stri
         args: [input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        // Visible in the UI from the start, and the saga need not write them again.
+        typedSearchAttributes: [
+          { key: OrderIdKey, value: input.messageId },
+          { key: CustomerIdKey, value: input.customerId },
+          { key: OrderStatusKey, value: 'RUNNING' },
+          { key: NeedsReviewKey, value: false },
+        ],
       }),
     );
     return handle.firstExecutionRunId;

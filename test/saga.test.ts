@@ -7,7 +7,7 @@ import { recordConfirmationDecision, selectOrder } from '../db/orders';
 import { workflowIdFor, type OrderItem } from '../domain/order';
 import { workflowsPath } from '../worker/create-worker';
 import type { OrderSagaInput, OrderSagaResult } from '../workflows/definitions';
-import { cancelSignal, CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey, statusQuery } from '../workflows/definitions';
+import { cancelSignal, confirmSignal, CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey, statusQuery } from '../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { assertInvariants } from './helpers/invariants';
 import { availableOf, balanceOf, ledgerOf, outboxOf, seed, uniqueIds } from './helpers/seed';
@@ -313,6 +313,55 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect((await selectOrder(db.pool, ids.message))?.status).toBe('CONFIRMED');
     expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 100 + 1);
     expect((await ledgerOf(db.pool, ids.account)).map((e) => e.kind)).toEqual(['debit', 'reward']);
+  });
+
+  it('manual mode: a workflow cancel while the confirmed commit is in flight refunds nothing', async () => {
+    const ids = uniqueIds('confirm-cancel');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 200 }], { confirmation: 'manual' }), {
+      activities: {
+        commitOrder: async (args) => {
+          await env.client.workflow.getHandle(workflowIdFor(args.orderId)).cancel();
+          await new Promise((r) => setTimeout(r, 300));
+          return real.commitOrder(args);
+        },
+      },
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        await env.client.workflow.getHandle(workflowId).signal(confirmSignal);
+      },
+    });
+    expect(result).toMatchObject({ state: 'CONFIRMED', compensationsDone: [] });
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 200 + 2);
+    expect((await ledgerOf(db.pool, ids.account)).map((e) => e.kind)).toEqual(['debit', 'reward']);
+    expect(await availableOf(db.pool, ids.sku)).toBe(1);
+  });
+
+  it('manual mode: a workflow cancel while the saga waits stores "cancel" and compensates', async () => {
+    const ids = uniqueIds('wf-cancel');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 200 }], { confirmation: 'manual' }), {
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        await env.client.workflow.getHandle(workflowId).cancel();
+      },
+    });
+    expect(result).toMatchObject({ state: 'CANCELLED', reason: 'saga cancelled' });
+    expect(result.compensationsDone.map((c) => c.outcome)).toEqual(['compensated', 'compensated']);
+    expect((await selectOrder(db.pool, ids.message))?.confirmation_decision).toBe('cancel');
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
+    expect(await availableOf(db.pool, ids.sku)).toBe(2);
+  });
+
+  it('auto mode runs its steps as local activities: one workflow task, nothing scheduled on the server', async () => {
+    const ids = uniqueIds('local');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    expect((await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }]))).state).toBe('CONFIRMED');
+    const { events } = await env.client.workflow.getHandle(workflowIdFor(ids.message)).fetchHistory();
+    expect(events!.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(0);
+    expect(events!.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
+    const markers = events!.map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean);
+    expect(markers).toEqual(['core_patch', 'core_local_activity', 'core_local_activity', 'core_local_activity', 'core_local_activity', 'core_local_activity']);
   });
 
   it('a compensation that fails transiently twice is retried until done', async () => {

@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { businessErrorTypes } from '../domain/errors';
 
 /** Forward steps: a few attempts, then the saga treats the step as in doubt and checks back. */
@@ -32,3 +32,11 @@ export const checkBack: ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 2 },
 };
+
+/**
+ * The same profiles for the short database steps run as local activities: they run in the worker that
+ * holds the workflow task, so an order's steps need no round trip through the server each. A local
+ * activity may run again after a worker crash, like any activity: every step is idempotent.
+ */
+export const localForwardStep: LocalActivityOptions = { startToCloseTimeout: forwardStep.startToCloseTimeout, retry: forwardStep.retry };
+export const localUntilDone: LocalActivityOptions = { startToCloseTimeout: untilDone.startToCloseTimeout, retry: untilDone.retry };

@@ -1,3 +1,4 @@
+import type { Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
   ActivityFailure,
@@ -8,14 +9,16 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { businessErrorTypes } from '../domain/errors';
 import type { ConfirmationDecision, OrderItem, SagaStep } from '../domain/order';
-import { checkBack, compensation, forwardStep, untilDone } from './activity-profiles';
+import { checkBack, compensation, forwardStep, localForwardStep, localUntilDone, untilDone } from './activity-profiles';
 import {
   cancelSignal,
   confirmSignal,
@@ -39,6 +42,8 @@ const forward = proxyActivities<Activities>(forwardStep);
 const bookkeeping = proxyActivities<Activities>(untilDone);
 const compensations = proxyActivities<Activities>(compensation);
 const checks = proxyActivities<Activities>(checkBack);
+const localForward = proxyLocalActivities<Activities>(localForwardStep);
+const localBookkeeping = proxyLocalActivities<Activities>(localUntilDone);
 
 /** Ends the forward path; carries the reason the order is cancelled. */
 class SagaAbort extends Error {
@@ -52,19 +57,20 @@ class SagaAbort extends Error {
 
 function describeFailure(err: unknown): string {
   if (err instanceof SagaAbort) return err.message;
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-    return `${err.cause.type ?? 'Error'}: ${err.cause.message}`;
-  }
+  const failure = applicationFailureOf(err);
+  if (failure) return `${failure.type ?? 'Error'}: ${failure.message}`;
   if (isCancellation(err)) return 'saga cancelled';
   return err instanceof Error ? err.message : String(err);
 }
 
+/** An activity's own failure: wrapped in an ActivityFailure, or bare from a local activity. */
+function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
 function isBusinessFailure(err: unknown): boolean {
-  return (
-    err instanceof ActivityFailure &&
-    err.cause instanceof ApplicationFailure &&
-    businessErrorTypes.includes(err.cause.type ?? '')
-  );
+  return businessErrorTypes.includes(applicationFailureOf(err)?.type ?? '');
 }
 
 export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult> {
@@ -85,6 +91,17 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   let decision: ConfirmationDecision | undefined;
   let cancelReason: string | undefined;
 
+  // Versioned change (S9): the forward steps, the decision and the commit run as local activities, so an
+  // auto order takes one workflow task instead of six; older sagas replay with activities on the server.
+  const localSteps = patched('local-steps');
+  const steps = localSteps ? { forward: localForward, bookkeeping: localBookkeeping } : { forward, bookkeeping };
+  // Since S9 a workflow cancel is one more "cancel" decision, and the first decision stored wins. A rejected
+  // workflow task replays the cancel before local steps that already ran (a commit among them): deciding
+  // through the database keeps such a commit from being compensated.
+  const root = CancellationScope.current();
+  const cancelRequested = () => localSteps && root.consideredCancelled;
+  const shielded = <T>(work: () => Promise<T>): Promise<T> => (localSteps ? CancellationScope.nonCancellable(work) : work());
+
   setHandler(statusQuery, () => status);
   setHandler(confirmSignal, () => {
     decision ??= 'confirm';
@@ -104,7 +121,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       { key: NeedsReviewKey, value: status.needsReview },
     ]);
   };
-  publishState('RUNNING');
+  // Since S9 intake sets the search attributes at the start; a saga started without them still gets them.
+  if (!localSteps || workflowInfo().typedSearchAttributes.get(OrderStatusKey) === undefined) publishState('RUNNING');
 
   /**
    * Runs a forward step. A business failure means it did not apply. Any other failure (timeouts,
@@ -128,7 +146,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       const state = await checks.checkStep({ orderId, step }).catch(unknownUnlessCancelled('unknown' as const));
       if (state === 'applied') return;
       if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`);
-      if (check < options.maxCheckBacks) await sleep(options.checkBackInterval);
+      if (check < options.maxCheckBacks) await pause(options.checkBackInterval);
     }
     throw new SagaAbort(
       `${step} outcome unknown after ${options.maxCheckBacks} check-backs (${cause})`,
@@ -136,19 +154,25 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     );
   }
 
+  /** The wait between check-backs; since S9 a workflow cancel ends it and the saga compensates. */
+  async function pause(interval: Duration): Promise<void> {
+    if (!localSteps) return sleep(interval);
+    if (cancelRequested() || (await condition(cancelRequested, interval))) throw new SagaAbort('saga cancelled');
+  }
+
   async function awaitConfirmation(): Promise<void> {
     status.currentStep = 'confirmation';
     publishState('AWAITING_CONFIRMATION');
     // Versioned change (S8): check-backs double in spacing up to an hour, so the longest window the API
     // accepts (7 days) stays far below the server's history limit; older sagas keep their fixed spacing.
-    const spacingGrows = patched('decision-check-backs-double');
+    const spacingGrows = localSteps || patched('decision-check-backs-double');
     const deadline = Date.now() + msToNumber(options.confirmWithin);
     let every = msToNumber(options.checkBackEvery);
     const longest = Math.max(every, MAX_DECISION_CHECK_BACK_MS);
-    while (!decision) {
+    while (!decision && !cancelRequested()) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      if (await condition(() => decision !== undefined, Math.min(every, remaining))) break;
+      if (await condition(() => decision !== undefined || cancelRequested(), Math.min(every, remaining))) break;
       // A decision stored in the database whose signal never arrived still counts.
       decision = (await checks.readConfirmationDecision({ orderId }).catch(unknownUnlessCancelled(null))) ?? undefined;
       if (spacingGrows) every = Math.min(every * 2, longest);
@@ -159,29 +183,35 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   const windowExpired = () => `confirmation window of ${String(options.confirmWithin)} expired`;
 
   // Versioned change (S5): histories recorded before it replay without the extra activity.
-  const settlesStoredDecision = patched('settle-stored-decision-before-commit');
+  const settlesStoredDecision = localSteps || patched('settle-stored-decision-before-commit');
 
   // Compensations are registered before their step runs: a step that timed out may still have applied.
   const undo: { step: SagaStep; run: () => Promise<string> }[] = [];
-  try {
-    const { totalCents } = await bookkeeping.openOrder(order);
+  async function forwardPath(): Promise<void> {
+    const { totalCents } = await steps.bookkeeping.openOrder(order);
     undo.unshift({ step: 'reserve', run: () => compensations.releaseStock({ orderId }) });
-    await runStep('reserve', () => forward.reserveStock({ orderId, items }));
+    await runStep('reserve', () => steps.forward.reserveStock({ orderId, items }));
     undo.unshift({ step: 'debit', run: () => compensations.refundDebit({ orderId }) });
-    await runStep('debit', () => forward.debitAccount({ orderId, accountId: input.customerId, amountCents: totalCents }));
+    await runStep('debit', () => steps.forward.debitAccount({ orderId, accountId: input.customerId, amountCents: totalCents }));
     if (options.confirmation === 'manual') await awaitConfirmation();
     const signalled = decision;
+    const cancelled = cancelRequested();
     if (settlesStoredDecision) {
       // The first decision stored wins, whether the API stored it (its signal may be lost) or this default does.
-      const fallback = decision ?? (options.confirmation === 'manual' ? 'cancel' : 'confirm');
-      decision = (await bookkeeping.settleConfirmation({ orderId, decision: fallback })) ?? fallback;
+      const fallback = decision ?? (cancelled || options.confirmation === 'manual' ? 'cancel' : 'confirm');
+      decision = (await steps.bookkeeping.settleConfirmation({ orderId, decision: fallback })) ?? fallback;
     }
     if (decision === 'cancel') {
-      throw new SagaAbort(cancelReason ? `cancelled: ${cancelReason}` : !signalled && options.confirmation === 'manual' ? windowExpired() : 'cancelled by request');
+      const unsignalled = cancelled ? 'saga cancelled' : options.confirmation === 'manual' ? windowExpired() : 'cancelled by request';
+      throw new SagaAbort(cancelReason ? `cancelled: ${cancelReason}` : signalled ? 'cancelled by request' : unsignalled);
     }
     status.currentStep = 'commit';
     // Not cancellable: once the commit is sent it may apply, and compensating after it would refund a confirmed order.
-    await CancellationScope.nonCancellable(() => bookkeeping.commitOrder({ orderId }));
+    await CancellationScope.nonCancellable(() => steps.bookkeeping.commitOrder({ orderId }));
+  }
+
+  try {
+    await shielded(forwardPath);
     status.currentStep = 'done';
     publishState('CONFIRMED');
     return status;
@@ -201,7 +231,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         status.compensationsDone.push({ step, outcome });
       }
       status.currentStep = 'cancel';
-      const cancelled = await bookkeeping.cancelOrder({ ...order, reason: status.reason!, reviewReason: status.reviewReason });
+      const cancelled = await steps.bookkeeping.cancelOrder({ ...order, reason: status.reason!, reviewReason: status.reviewReason });
       // The cancellation had to make its text storable: flag it, so the UI and the API show it for review.
       if (cancelled.reviewReason && !status.needsReview) {
         status.needsReview = true;
