@@ -99,7 +99,7 @@ const signatures: Record<ProcessKind, (args: string) => boolean> = {
   api: (a) => a.includes('api/server.ts'),
   consumer: (a) => a.includes('consumer/main.ts'),
   kafka: (a) => a.includes('kafka.Kafka'),
-  temporal: (a) => a.includes('server start-dev'),
+  temporal: (a) => a.includes('server start-dev') || a.includes('temporal-server --root'),
   postgres: (a) => /\/postgres\s+-D\s/.test(a),
 };
 

@@ -18,6 +18,7 @@ import {
   type ManagedProcess,
 } from './servers';
 import { Supervisor, type Service } from './supervisor';
+import { startTemporalPostgres, startTemporalUi, temporalInternalPorts, temporalServerBins } from './temporal-postgres';
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 const wholeNumber = (fallback: number, min: number, max: number) => {
@@ -31,6 +32,7 @@ const stackSchema = z.object({
   KAFKA_CONTROLLER_PORT: port(9093),
   TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  TEMPORAL_PERSISTENCE: z.enum(['sqlite', 'postgres']).default('sqlite'),
   STACK_MAX_RESTARTS: wholeNumber(5, 0, 1000),
   STACK_RESTART_WINDOW_SECONDS: wholeNumber(120, 1, 86_400),
 });
@@ -111,7 +113,38 @@ async function main(): Promise<void> {
   let uiUrl = 'external (see your Temporal deployment)';
   let databaseUrl = config.DATABASE_URL;
   let brokers = config.KAFKA_BROKERS;
-  if (!external.temporal) {
+  let postgresUp: Promise<void> = Promise.resolve();
+  if (!external.postgres) {
+    const options = {
+      pgBin: toolchain.PG_BIN,
+      dataDir: path.join(stack.STACK_DIR, 'postgres'),
+      port: stack.PG_PORT,
+      database: 'orders',
+      logFile: path.join(logDir, 'postgres.log'),
+    };
+    postgresUp = launch(() => startPostgres(options)).then((p) => void (databaseUrl = p.url));
+    starts.push(postgresUp);
+  }
+  if (!external.temporal && stack.TEMPORAL_PERSISTENCE === 'postgres') {
+    if (external.postgres) throw new StackError('TEMPORAL_PERSISTENCE=postgres runs Temporal on the stack\'s own PostgreSQL; unset DATABASE_URL');
+    const bins = temporalServerBins();
+    const options = {
+      bins,
+      dataDir: path.join(stack.STACK_DIR, 'temporal-server'),
+      pgPort: stack.PG_PORT,
+      ports: await temporalInternalPorts(stack.TEMPORAL_PORT),
+      namespace: config.TEMPORAL_NAMESPACE,
+      logFile: path.join(logDir, 'temporal.log'),
+    };
+    starts.push(
+      postgresUp.then(async () => {
+        const server = await launch(() => startTemporalPostgres(options));
+        const ui = { bin: bins.ui, dataDir: options.dataDir, address: server.address, uiPort: stack.TEMPORAL_UI_PORT, namespace: options.namespace };
+        uiUrl = (await launch(() => startTemporalUi({ ...ui, logFile: path.join(logDir, 'temporal-ui.log') }))).uiUrl;
+        temporalAddress = server.address;
+      }),
+    );
+  } else if (!external.temporal) {
     const options = {
       temporalBin: toolchain.TEMPORAL_BIN,
       dbFile: path.join(stack.STACK_DIR, 'temporal', 'temporal.db'),
@@ -126,16 +159,6 @@ async function main(): Promise<void> {
         uiUrl = t.uiUrl;
       }),
     );
-  }
-  if (!external.postgres) {
-    const options = {
-      pgBin: toolchain.PG_BIN,
-      dataDir: path.join(stack.STACK_DIR, 'postgres'),
-      port: stack.PG_PORT,
-      database: 'orders',
-      logFile: path.join(logDir, 'postgres.log'),
-    };
-    starts.push(launch(() => startPostgres(options)).then((p) => void (databaseUrl = p.url)));
   }
   if (!external.kafka) {
     const options = {
