@@ -21,8 +21,11 @@ export interface ChaosStack {
   stop(): Promise<void>;
 }
 
-/** `npm start` on free ports in a throw-away STACK_DIR, so a chaos run never touches the user's stack. */
-export async function startOwnStack(extraEnv: Record<string, string>): Promise<ChaosStack> {
+/**
+ * `npm start` on free ports in a throw-away STACK_DIR, so a chaos run never touches the user's stack.
+ * `root` is the checkout whose code runs (the bench's baseline runs an older commit's).
+ */
+export async function startOwnStack(extraEnv: Record<string, string>, root = repoRoot): Promise<ChaosStack> {
   const stackDir = mkdtempSync(path.join(os.tmpdir(), 'saga-chaos-'));
   chmodSync(stackDir, 0o755);
   const toolchain = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env');
@@ -40,7 +43,7 @@ export async function startOwnStack(extraEnv: Record<string, string>): Promise<C
     ...extraEnv,
   };
   for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'stack/start.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const supervisorLines: string[] = [];
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
