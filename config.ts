@@ -27,6 +27,9 @@ export const configSchema = z.object({
   KAFKA_BROKERS: commaList.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('saga-orchestrator'),
   KAFKA_CONSUMER_GROUP: z.string().default('saga-orchestrator-intake'),
+  /** Sagas started and not yet decided at which intake answers 503 and the consumer pauses; 0 turns the limit off. */
+  INTAKE_BACKLOG_LIMIT: z.coerce.number().int().min(0).default(200),
+  INTAKE_BACKLOG_CHECK_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
   REWARD_BASIS_POINTS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Chaos runs only: the share of committing activity attempts that fail after their commit (worker/fault-injection.ts). */
   SAGA_FAULT_AFTER_COMMIT_RATE: z.coerce.number().min(0).max(1).default(0),

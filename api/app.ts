@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config';
+import { registerAdmission } from './plugins/admission';
 import { registerAuth } from './plugins/auth';
 import { clientErrorHandler } from './plugins/client-errors';
 import { registerDatabase } from './plugins/database';
@@ -47,6 +48,7 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
   registerAuth(app, { apiKey: config.API_KEY });
   registerDatabase(app, { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
   registerTemporal(app, { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  registerAdmission(app, { taskQueue: config.TEMPORAL_TASK_QUEUE, limit: config.INTAKE_BACKLOG_LIMIT, everyMs: config.INTAKE_BACKLOG_CHECK_MS });
   registerMetrics(app);
   registerHealthRoutes(app);
   registerOrderRoutes(app, { taskQueue: config.TEMPORAL_TASK_QUEUE });

@@ -5,6 +5,7 @@ import { kafkaOrderCommandSchema } from '../api/schemas';
 import { insertDeadLetter, markDeadLetterProduced, selectDeadLetterForUpdate, type SourceRecord } from '../db/dead-letters';
 import { isDatabaseUnavailable, isDataError } from '../db/errors';
 import { withTransaction, type Pool } from '../db/pool';
+import { IntakeOverloadedError } from '../intake/admission';
 import { MessageConflictError, TemporalUnavailableError, type OrderRequest, type StartResult } from '../intake/start-order';
 import type { Log } from '../lib/logger';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
@@ -163,8 +164,10 @@ export class OrderIntake {
     const { topic, partition, offset } = source;
     await launcher.settled();
     await this.commit(payload, offset);
-    const delay = this.nextBackoff(`${topic}:${partition}`);
-    this.options.logger.warn({ ...source, delayMs: delay, err: describe(error) }, 'message not settled; pausing partition');
+    const overloaded = error instanceof IntakeOverloadedError;
+    // Overload is not a fault: look again when the backlog is next counted, without growing the wait.
+    const delay = overloaded ? error.retryAfterMs : this.nextBackoff(`${topic}:${partition}`);
+    this.options.logger[overloaded ? 'info' : 'warn']({ ...source, delayMs: delay, err: describe(error) }, overloaded ? 'intake over its backlog limit; pausing partition' : 'message not settled; pausing partition');
     const resume = payload.pause();
     this.consumer!.seek({ topic, partition, offset });
     setTimeout(resume, delay).unref();
@@ -306,7 +309,7 @@ function grpcCode(err: unknown): number | undefined {
 
 /** Temporal or PostgreSQL down, restarting or misconfigured: not the message's fault, so retried without limit. */
 function isTransient(err: unknown): boolean {
-  return errorChain(err).some((e) => e instanceof TemporalUnavailableError || isTemporalUnavailable(e) || isDatabaseFault(e));
+  return errorChain(err).some((e) => e instanceof IntakeOverloadedError || e instanceof TemporalUnavailableError || isTemporalUnavailable(e) || isDatabaseFault(e));
 }
 
 /** PostgreSQL unreachable, or any error of it but those a message's content can cause: data (22) and integrity (23). */

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
+import { Admission, countBacklog } from '../intake/admission';
 import { startOrder } from '../intake/start-order';
 import { createLogger, type Log } from '../lib/logger';
 import { createTemporalClient } from '../lib/temporal-client';
@@ -15,12 +16,14 @@ async function main(): Promise<void> {
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
   const { client, connection } = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const admission = new Admission(countBacklog(client, config.TEMPORAL_TASK_QUEUE), config.INTAKE_BACKLOG_LIMIT, config.INTAKE_BACKLOG_CHECK_MS);
+  admission.start();
   const intake = new OrderIntake({
     kafka,
     pool,
     groupId: config.KAFKA_CONSUMER_GROUP,
     logger,
-    start: (request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE }, request, 'kafka'),
+    start: (request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka'),
     // Not a broker or database fault (kafkajs restarts after those): exit so that it is seen, not a silent idle consumer.
     onFatalCrash: () => void shutdown('fatal consumer crash', 1),
   });
@@ -32,6 +35,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ reason }, 'draining: finishing the batch in flight, committing, disconnecting');
     await settle(logger, 'intake stop', intake.stop());
+    admission.stop();
     await settle(logger, 'relay stop', relay.stop());
     await settle(logger, 'Temporal connection close', connection.close());
     await settle(logger, 'pool end', pool.end());

@@ -4,6 +4,7 @@ import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/com
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deleteUnstartedMessage, insertProcessedMessage, selectProcessedMessage, takeOverStaleClaim, upsertProcessedRunId } from '../db/processed-messages';
 import type { Pool } from '../db/pool';
+import type { Admission } from './admission';
 import { isTemporalUnavailable, neverReachedTemporal } from '../lib/temporal-errors';
 import { workflowIdFor } from '../domain/order';
 import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey, type OrderSagaInput } from '../workflows/definitions';
@@ -57,12 +58,19 @@ export function fingerprint(request: OrderRequest): string {
  * answers: the claim commits first, and copies that find it unresolved start too, which collapses.
  */
 export async function startOrder(
-  deps: { client: Client; pool: Pool; taskQueue: string },
+  deps: { client: Client; pool: Pool; taskQueue: string; admission?: Admission },
   request: OrderRequest,
   source: 'rest' | 'kafka',
 ): Promise<StartResult> {
   const claimRow = { messageId: request.messageId, workflowId: workflowIdFor(request.messageId), source, fingerprint: fingerprint(request) };
   const result = (runId: string, duplicate: boolean): StartResult => ({ orderId: request.messageId, workflowId: claimRow.workflowId, runId, duplicate });
+
+  if (deps.admission && !deps.admission.open) {
+    // A copy of an order accepted before adds no work: it is still answered while new ones are turned away.
+    const existing = await selectProcessedMessage(deps.pool, request.messageId);
+    if (existing?.run_id && existing.fingerprint === claimRow.fingerprint) return result(existing.run_id, true);
+    deps.admission.admit();
+  }
 
   const claimed = await claim(deps, claimRow);
   if (typeof claimed === 'object') return result(claimed.runId, true);

@@ -33,6 +33,14 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
   const waitForResult = (orderId: string) => stack.result(orderId);
   const workflowExists = (orderId: string) => stack.workflowExists(orderId);
 
+  async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async function processedRows(messageId: string): Promise<number> {
     const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from processed_messages where message_id = $1', [messageId]);
     return rows[0]!.n;
@@ -309,5 +317,40 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     await waitForResult(ids.message);
     expect((await app.inject({ method: 'POST', url: '/orders/../confirm' })).statusCode).not.toBe(202);
     expect((await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 1 }] }, { 'idempotency-key': '..' })).statusCode).toBe(400);
+  });
+
+  it('past INTAKE_BACKLOG_LIMIT sagas in flight a new order gets 503 Overloaded and starts nothing; copies still answer; the gate reopens as the backlog drains', async () => {
+    const ids = uniqueIds('gate');
+    await seed(db.pool, { account: [ids.account, 100_000], skus: [[ids.sku, 100]] });
+    const queue = `${taskQueue}-gate`;
+    const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: queue, INTAKE_BACKLOG_LIMIT: '3', INTAKE_BACKLOG_CHECK_MS: '100', LOG_LEVEL: 'silent' });
+    const gated = await buildApp(config, { logger: false });
+    let worker: { stop(): Promise<void> } | undefined;
+    try {
+      const order = (n: number) => ({ messageId: `${ids.message}-${n}`, customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] });
+      const place = (n: number) => gated.inject({ method: 'POST', url: '/orders', payload: order(n) });
+      // No worker polls this queue yet: the three sagas stay RUNNING.
+      for (const n of [1, 2, 3]) expect((await place(n)).statusCode).toBe(202);
+      await until(() => !gated.admission.open, 15_000);
+
+      const refused = await place(4);
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.json()).toMatchObject({ error: 'Overloaded' });
+      expect(await processedRows(order(4).messageId)).toBe(0);
+      expect(await workflowExists(order(4).messageId)).toBe(false);
+      const copy = await place(1);
+      expect(copy.statusCode).toBe(200);
+      expect(copy.json()).toMatchObject({ duplicate: true });
+
+      worker = await stack.startWorker(queue);
+      for (const n of [1, 2, 3]) await waitForResult(order(n).messageId);
+      await until(() => gated.admission.open, 15_000);
+      expect((await place(4)).statusCode).toBe(202);
+      await waitForResult(order(4).messageId);
+    } finally {
+      await worker?.stop();
+      await gated.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import { buildApp } from '../api/app';
 import { loadConfig } from '../config';
 import { OrderIntake, type IntakeOptions, type StartFn } from '../consumer/intake';
 import { createPool } from '../db/pool';
+import { Admission, countBacklog } from '../intake/admission';
 import { startOrder, TemporalUnavailableError } from '../intake/start-order';
 import { ensureTopics, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
@@ -90,6 +91,11 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
       })),
     });
     await producer.disconnect();
+  }
+
+  async function startedCount(messageIds: string[]): Promise<number> {
+    const { rows } = await stack.db.pool.query<{ n: number }>('select count(*)::int as n from processed_messages where message_id = any($1) and run_id is not null', [messageIds]);
+    return rows[0]!.n;
   }
 
   interface DeadLettered {
@@ -407,6 +413,35 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
       await stack.result(m);
     }
   });
+  it('past the backlog limit the consumer pauses: nothing is dead-lettered or skipped, and it goes on once the backlog drains', async () => {
+    const t = await freshTopics();
+    const ids = uniqueIds('kgate');
+    await seed(stack.db.pool, { account: [ids.account, 100_000], skus: [[ids.sku, 100]] });
+    const queue = `${stack.taskQueue}-kgate`;
+    const admission = new Admission(countBacklog(stack.client, queue), 2, 100);
+    admission.start();
+    let worker: { stop(): Promise<void> } | undefined;
+    try {
+      const commands = [1, 2, 3, 4, 5].map((n) => ({ messageId: `${ids.message}-${n}`, customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] }));
+      // No worker polls this queue yet, so the first two sagas stay RUNNING and the backlog reaches the limit.
+      await produce(t.topic, commands.slice(0, 2));
+      await runIntake(t, (request) => startOrder({ client: stack.client, pool: stack.db.pool, taskQueue: queue, admission }, request, 'kafka'));
+      await until('the gate to close', async () => !admission.open, 30_000);
+      await produce(t.topic, commands.slice(2));
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await startedCount(commands.map((c) => c.messageId))).toBe(2);
+      expect(await committed(t)).toBe(2);
+
+      worker = await stack.startWorker(queue);
+      await until('all five started', async () => (await startedCount(commands.map((c) => c.messageId))) === 5, 60_000);
+      for (const c of commands) await stack.result(c.messageId);
+      await until('the offsets committed', async () => (await committed(t)) === 5);
+      expect(await readDeadLetters(t)).toEqual([]);
+    } finally {
+      admission.stop();
+      await worker?.stop();
+    }
+  });
 });
 
 describe('outbox relay on a real Kafka broker that restarts mid-run', () => {
@@ -472,4 +507,5 @@ describe('outbox relay on a real Kafka broker that restarts mid-run', () => {
       await broker.stop();
     }
   });
+
 });

@@ -13,7 +13,7 @@ export function registerMetrics(app: FastifyInstance): void {
   collectDefaultMetrics({ register: registry });
   const ordersStarted = new Counter({
     name: 'orders_start_requests_total',
-    help: 'Order start requests by source and result (started, duplicate, conflict, unavailable)',
+    help: 'Order start requests by source and result (started, duplicate, conflict, unavailable, overloaded)',
     labelNames: ['source', 'result'] as const,
     registers: [registry],
   });
@@ -23,6 +23,14 @@ export function registerMetrics(app: FastifyInstance): void {
     registers: [registry],
     collect() {
       this.set(conflictStats.retried);
+    },
+  });
+  new Gauge({
+    name: 'intake_backlog_sagas',
+    help: 'Sagas started and not yet waiting, confirmed or cancelled, as last counted for admission',
+    registers: [registry],
+    collect() {
+      this.set(app.admission.backlog);
     },
   });
   app.decorate('metrics', { ordersStarted });

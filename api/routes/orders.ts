@@ -5,6 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { recordConfirmationDecision, selectOrder, type OrderRow } from '../../db/orders';
 import { selectProcessedMessage } from '../../db/processed-messages';
 import { workflowIdFor, type ConfirmationDecision } from '../../domain/order';
+import { IntakeOverloadedError } from '../../intake/admission';
 import { MessageConflictError, startOrder, TemporalUnavailableError } from '../../intake/start-order';
 import { cancelSignal, confirmSignal, statusQuery } from '../../workflows/definitions';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
@@ -46,7 +47,7 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
       const messageId = headerId ?? bodyId;
       if (!messageId) throw new HttpError(400, 'MissingMessageId', 'send an Idempotency-Key header or a messageId in the body');
       try {
-        const result = await startOrder({ client: app.temporal, pool: app.db, taskQueue }, { messageId, ...order }, 'rest');
+        const result = await startOrder({ client: app.temporal, pool: app.db, taskQueue, admission: app.admission }, { messageId, ...order }, 'rest');
         app.metrics.ordersStarted.inc({ source: 'rest', result: result.duplicate ? 'duplicate' : 'started' });
         const stored = await selectOrder(app.db, messageId);
         return reply.code(result.duplicate ? 200 : 202).send({ ...result, status: stored?.status ?? 'PENDING' });
@@ -54,6 +55,10 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
         if (err instanceof MessageConflictError) {
           app.metrics.ordersStarted.inc({ source: 'rest', result: 'conflict' });
           throw new HttpError(409, 'MessageIdConflict', err.message);
+        }
+        if (err instanceof IntakeOverloadedError) {
+          app.metrics.ordersStarted.inc({ source: 'rest', result: 'overloaded' });
+          throw new HttpError(503, 'Overloaded', `${err.message}; nothing was started`, { 'retry-after': String(Math.ceil(err.retryAfterMs / 1000)) });
         }
         if (err instanceof TemporalUnavailableError) {
           app.metrics.ordersStarted.inc({ source: 'rest', result: 'unavailable' });

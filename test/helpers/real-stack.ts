@@ -34,6 +34,17 @@ export async function startRealStack() {
     temporal,
     client,
     taskQueue,
+    /** Another order worker, on another task queue, with the same bundle. */
+    async startWorker(queue: string): Promise<{ stop(): Promise<void> }> {
+      const extra = await createOrderWorker({ connection: workerConnection, taskQueue: queue, workflowBundle: bundle, pool: db.pool, logger: quietLogger });
+      const done = extra.run();
+      return {
+        async stop() {
+          extra.shutdown();
+          await done;
+        },
+      };
+    },
     async result(orderId: string): Promise<unknown> {
       return (await client.workflow.getHandle(workflowIdFor(orderId)).result()) as unknown;
     },
