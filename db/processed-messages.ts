@@ -1,3 +1,4 @@
+import type { OrderStatus } from '../domain/order';
 import type { Queryable } from './pool';
 
 export interface ProcessedMessageRow {
@@ -17,6 +18,20 @@ export async function selectProcessedMessage(db: Queryable, messageId: string): 
     `select message_id, workflow_id, run_id, source, fingerprint, first_seen_at,
             (extract(epoch from now() - claimed_at) * 1000)::float8 as claim_age_ms
        from processed_messages where message_id = $1`,
+    [messageId],
+  );
+  return rows[0];
+}
+
+/** A message started before, with its order's status if the saga has written it: what a copy is answered with, in one round trip. */
+export async function selectStartedMessage(
+  db: Queryable,
+  messageId: string,
+): Promise<{ run_id: string; fingerprint: string; status: OrderStatus | null } | undefined> {
+  const { rows } = await db.query<{ run_id: string; fingerprint: string; status: OrderStatus | null }>(
+    `select p.run_id, p.fingerprint, o.status
+       from processed_messages p left join orders o on o.id = p.message_id
+      where p.message_id = $1 and p.run_id is not null`,
     [messageId],
   );
   return rows[0];

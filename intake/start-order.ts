@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deleteUnstartedMessage, insertProcessedMessage, selectProcessedMessage, takeOverStaleClaim, upsertProcessedRunId } from '../db/processed-messages';
+import { deleteUnstartedMessage, insertProcessedMessage, selectProcessedMessage, selectStartedMessage, takeOverStaleClaim, upsertProcessedRunId } from '../db/processed-messages';
 import type { Pool } from '../db/pool';
 import type { Admission } from './admission';
 import { isTemporalUnavailable, neverReachedTemporal } from '../lib/temporal-errors';
-import { workflowIdFor } from '../domain/order';
+import { workflowIdFor, type OrderStatus } from '../domain/order';
 import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey, type OrderSagaInput } from '../workflows/definitions';
 
 const START_DEADLINE_MS = 5_000;
@@ -28,6 +28,8 @@ export interface StartResult {
   workflowId: string;
   runId: string;
   duplicate: boolean;
+  /** The order's status, when a copy found its saga had written it. */
+  status?: OrderStatus;
 }
 
 /** Same message ID, different content: the producer has a bug; refuse rather than guess. */
@@ -65,12 +67,10 @@ export async function startOrder(
   const claimRow = { messageId: request.messageId, workflowId: workflowIdFor(request.messageId), source, fingerprint: fingerprint(request) };
   const result = (runId: string, duplicate: boolean): StartResult => ({ orderId: request.messageId, workflowId: claimRow.workflowId, runId, duplicate });
 
-  if (deps.admission && !deps.admission.open) {
-    // A copy of an order accepted before adds no work: it is still answered while new ones are turned away.
-    const existing = await selectProcessedMessage(deps.pool, request.messageId);
-    if (existing?.run_id && existing.fingerprint === claimRow.fingerprint) return result(existing.run_id, true);
-    deps.admission.admit();
-  }
+  // Copies are the common case under retries: answered in one round trip, and even while new orders are turned away.
+  const started = await selectStartedMessage(deps.pool, request.messageId);
+  if (started?.fingerprint === claimRow.fingerprint) return { ...result(started.run_id, true), ...(started.status ? { status: started.status } : {}) };
+  deps.admission?.admit();
 
   const claimed = await claim(deps, claimRow);
   if (typeof claimed === 'object') return result(claimed.runId, true);

@@ -49,8 +49,7 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
       try {
         const result = await startOrder({ client: app.temporal, pool: app.db, taskQueue, admission: app.admission }, { messageId, ...order }, 'rest');
         app.metrics.ordersStarted.inc({ source: 'rest', result: result.duplicate ? 'duplicate' : 'started' });
-        const stored = await selectOrder(app.db, messageId);
-        return reply.code(result.duplicate ? 200 : 202).send({ ...result, status: stored?.status ?? 'PENDING' });
+        return reply.code(result.duplicate ? 200 : 202).send({ ...result, status: result.status ?? 'PENDING' });
       } catch (err) {
         if (err instanceof MessageConflictError) {
           app.metrics.ordersStarted.inc({ source: 'rest', result: 'conflict' });
