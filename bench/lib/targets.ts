@@ -7,16 +7,22 @@ import type { DonePoller } from './done-poller';
 import type { Target } from './drive';
 import type { OrderKind, Workload } from './workload';
 
+/** POST /orders as a client should: a 503 or 429 is retried with the same key after its Retry-After. */
 export async function postOrder(apiUrl: string, body: unknown, key: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${apiUrl}/orders`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) };
+  for (;;) {
+    const response = await fetch(`${apiUrl}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify(body),
+    });
+    const answer = { status: response.status, body: await response.json() };
+    if (answer.status !== 503 && answer.status !== 429) return answer;
+    const seconds = Number(response.headers.get('retry-after') ?? '1');
+    await new Promise((r) => setTimeout(r, (Number.isFinite(seconds) && seconds > 0 ? seconds : 1) * 1_000));
+  }
 }
 
-/** POST /orders (202 expected), done once the orders row is CONFIRMED; closed once the saga's result arrives. */
+/** POST /orders (202 expected, after any pushback), done once the orders row is CONFIRMED; closed once the saga's result arrives. */
 export function serviceTarget(apiUrl: string, client: Client, workload: Workload, poller: DonePoller, kind: OrderKind = 'service'): Target {
   return {
     async send(i) {
