@@ -6,7 +6,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } 
 import { freePort } from '../stack/ports';
 import { closeSpawning, readToolchain, repoRoot, startPostgres, startTemporal } from '../stack/servers';
 import { startTemporalPostgres, temporalInternalPorts, temporalServerBins } from '../stack/temporal-postgres';
-import { treeCpuSeconds } from './proc-cpu';
+import { treeCpuSeconds } from '../bench/lib/proc-cpu';
 
 // No-op workflow throughput: the dev server (SQLite) against temporal-server on PostgreSQL, side by side.
 const N = Number(process.env.N ?? 300);

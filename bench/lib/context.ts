@@ -25,6 +25,7 @@ export interface BenchContext {
   producer: Producer;
   classicTopic: string;
   noopTaskQueue: string;
+  noopWorkerPid: number;
   results: BenchResults;
   log: (line: string) => void;
   /** Set by Ctrl-C: sections stop at their next step. */

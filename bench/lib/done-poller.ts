@@ -1,7 +1,7 @@
 /**
- * Watches outstanding IDs with one query every 50 ms for all of them (not one request per order), and
+ * Watches outstanding IDs with one query every 10 ms for all of them (not one request per order), and
  * resolves each waiter with the time of the poll that first saw it done. The resolution is the poll
- * period: a latency read this way is at most 50 ms late.
+ * period: a latency read this way is at most 10 ms late (plus the query).
  */
 import type { Pool } from '../../db/pool';
 
@@ -23,7 +23,7 @@ export class DonePoller {
   constructor(
     private readonly pool: Pool,
     private readonly query: DoneQuery,
-    private readonly periodMs = 50,
+    private readonly periodMs = 10,
   ) {}
 
   /** Resolves with performance.now() of the poll that saw `id` done; rejects if it ended another way. */

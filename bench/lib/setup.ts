@@ -97,6 +97,7 @@ export async function setUp(
     producer,
     classicTopic,
     noopTaskQueue,
+    noopWorkerPid: noopWorker.pid,
     results,
     log,
     aborted,

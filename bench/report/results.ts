@@ -96,13 +96,15 @@ export interface BenchResults {
     /**
      * Per open-loop step, at the same offered rate: the service's start-to-workflow-closed p50/p99 over the
      * no-op workflow's (same end point), and its POST-to-CONFIRMED p50/p99 over the classic consumer's
-     * produce-to-row-committed (both read by the same 50 ms database poll).
+     * produce-to-row-committed (both read by the same 10 ms database poll).
      */
     latency: { step: string; p50VsNoop: number; p99VsNoop: number; p50VsClassic: number; p99VsClassic: number }[];
     /** Orders/s with N workers over orders/s with one. */
     workers: Record<string, number>;
   };
   history?: { service: HistoryStats; noop: HistoryStats };
+  /** CPU ms per order by process during the closed-loop maximum runs (the service's and the no-op reference's). */
+  cpuPerOrderMs?: Record<string, Record<string, number>>;
   workers?: WorkerScale[];
   memory?: MemoryFigure;
   classicFaults?: ClassicFaults;

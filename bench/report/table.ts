@@ -34,6 +34,10 @@ export function formatTable(r: BenchResults): string {
   if (r.workers?.length) {
     out.push(`  workers: ${r.workers.map((w) => `${w.workers} -> ${num(w.ordersPerSec)} orders/s (x${share(r.ratios.workers[String(w.workers)] ?? Number.NaN)}), RSS ${w.workerRssMiB.join('+')} MiB`).join('; ')}`);
   }
+  for (const [kind, cpu] of Object.entries(r.cpuPerOrderMs ?? {})) {
+    const parts = Object.entries(cpu).filter(([name, ms]) => name !== 'total' && ms >= 0.05);
+    out.push(`CPU ms per order, ${kind} max run: ${parts.map(([name, ms]) => `${name} ${ms}`).join(', ')}; total ${cpu.total}`);
+  }
   if (r.history) {
     const h = r.history;
     out.push(

@@ -10,6 +10,7 @@ import { ratio } from '../lib/stats';
 import type { OrderKind } from '../lib/workload';
 import { scenarioFrom } from '../report/results';
 import { pgCeiling } from './pg-ceiling';
+import { cpuPerOrderMs, cpuSnapshot } from '../lib/cpu';
 
 export const steps = [25, 50, 100] as const;
 
@@ -32,10 +33,16 @@ export async function maximumRates(ctx: BenchContext): Promise<{ serviceFirst: n
   const { flags, log, results } = ctx;
   const label = `closed loop, ${flags.concurrency} producers`;
   log(`service: ${flags.orders} orders, ${label} ...`);
-  const service = await closed(ctx, 'service', flags.orders);
+  const measured = async (kind: OrderKind & keyof BenchContext['targets']) => {
+    const before = cpuSnapshot(ctx.stack.stackPid, { noopWorker: ctx.noopWorkerPid });
+    const run = await closed(ctx, kind, flags.orders);
+    (results.cpuPerOrderMs ??= {})[kind] = cpuPerOrderMs(before, cpuSnapshot(ctx.stack.stackPid, { noopWorker: ctx.noopWorkerPid }), flags.orders);
+    return run;
+  };
+  const service = await measured('service');
   log(`  ${service.result.ordersPerSec} orders/s`);
   log(`no-op reference, the saga's shape (local steps): ${flags.orders} workflows, ${label} ...`);
-  const noopLocal = await closed(ctx, 'noopLocal', flags.orders);
+  const noopLocal = await measured('noopLocal');
   log(`  ${noopLocal.result.ordersPerSec} orders/s`);
   log(`no-op reference, the shape before S9 (activities on the server): ${flags.orders} workflows, ${label} ...`);
   const noop = await closed(ctx, 'noop', flags.orders);
