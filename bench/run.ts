@@ -7,7 +7,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { killAllChildrenSync, repoDir, stopAllChildren, stopStartingStack } from './lib/children';
 import type { BenchContext } from './lib/context';
-import { parseFlags, usage, UsageError, type Flags, type Section } from './lib/flags';
+import { runCommand } from '../lib/cli';
+import { parseFlags, usage, type Flags, type Section } from './lib/flags';
 import { loadAverage, machineFacts } from './lib/machine';
 import { setUp } from './lib/setup';
 import { renderChart } from './report/chart';
@@ -146,11 +147,4 @@ async function main(argv: string[]): Promise<number> {
   return failures.length ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    const usageProblem = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}${usageProblem ? `\n\n${usage}` : ''}\n`);
-    process.exit(usageProblem ? 2 : 1);
-  },
-);
+runCommand(main, usage);

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { runCommand, UsageError } from '../lib/cli';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -24,7 +25,6 @@ const usage = `usage: npm run chaos -- [options]
   --use-running          use the stack npm start runs (STACK_DIR, API_PORT, DATABASE_URL, ...) instead of starting one
 Writes .stack/chaos/report.json; exits 1 on any loss, double, strand, violation or unexpected answer, 2 on bad flags.`;
 
-class UsageError extends Error {}
 
 function parseFlags(argv: string[]) {
   const { values } = parseArgs({
@@ -182,11 +182,4 @@ async function seed(apiUrl: string, plan: ReturnType<typeof seedPlan>): Promise<
   for (const [sku, available] of plan.skuIds) await send('PUT', `/inventory/${sku}`, { available });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    const usageProblem = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}${usageProblem ? `\n\n${usage}` : ''}\n`);
-    process.exit(usageProblem ? 2 : 1);
-  },
-);
+runCommand(main, usage);

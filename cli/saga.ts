@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { runCommand, UsageError } from '../lib/cli';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { createTemporalClient } from '../lib/temporal-client';
@@ -13,8 +14,6 @@ commands:
               --limit N         violating rows listed per check (default 100)
 
 exit codes: 0 every invariant holds · 1 violations found · 2 usage error or a server unreachable`;
-
-class UsageError extends Error {}
 
 async function runReconcile(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -47,11 +46,5 @@ async function main(argv: string[]): Promise<number> {
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    const usageProblem = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}${usageProblem ? `\n\n${usage}` : ''}\n`);
-    process.exit(2);
-  },
-);
+// 1 means violations found: an unreachable server is not one.
+runCommand(main, usage, 2);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../../lib/cli';
 
 export const sections = ['maximum', 'baseline', 'rates', 'duplicates', 'intake', 'history', 'workers', 'faults', 'memory'] as const;
 export type Section = (typeof sections)[number];
@@ -30,7 +31,6 @@ by side, prints a table and writes bench/results/<date>.json and .png (…-quick
   --out DIR                 where the results go (default bench/results)
 Exits 1 if a run fails, 2 on a bad flag.`;
 
-export class UsageError extends Error {}
 
 export interface Flags {
   quick: boolean;
