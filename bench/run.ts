@@ -118,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
     }, failures);
     if (max) {
       const m = max;
-      await section(ctx, 'baseline', () => baselineMax(ctx, m.serviceMax), failures);
+      await section(ctx, 'baseline', () => baselineMax(ctx), failures);
       await section(ctx, 'rates', () => openLoopSteps(ctx, m.serviceMax), failures);
       await section(ctx, 'duplicates', () => duplicatePosts(ctx, m.serviceFirst, flags.orders), failures);
       await section(ctx, 'history', () => historyPerSaga(ctx, m.serviceFirst, m.noopFirst), failures);

@@ -25,6 +25,7 @@ by side, prints a table and writes bench/results/<date>.json and .png (…-quick
   --waiting-timeout N       seconds to wait for them all to wait (default 900; quick 300)
   --baseline REF            the commit whose service the run compares against, on a stack of its own (default: the last
                             commit before issue 8's speed work, ${defaultBaseline.slice(0, 7)})
+  --baseline-rounds N       alternating rounds of the service and the baseline (default 3; quick 1)
   --workers LIST            worker process counts to compare (default 1,2,4; quick 1,2)
   --accounts N              accounts and SKUs the orders spread over (default 64)
   --skip LIST               leave out sections: ${sections.join(',')} (rates, duplicates and history need maximum)
@@ -49,14 +50,16 @@ export interface Flags {
   accounts: number;
   skip: Set<Section>;
   baseline: string;
+  baselineRounds: number;
   outDir: string;
   help: boolean;
 }
 
-type Sized = 'orders' | 'classic-orders' | 'concurrency' | 'step-seconds' | 'duplicates' | 'intake' | 'ceiling-seconds' | 'ceiling-connections' | 'fault-messages' | 'waiting' | 'waiting-timeout' | 'accounts';
+type Sized = 'orders' | 'baseline-rounds' | 'classic-orders' | 'concurrency' | 'step-seconds' | 'duplicates' | 'intake' | 'ceiling-seconds' | 'ceiling-connections' | 'fault-messages' | 'waiting' | 'waiting-timeout' | 'accounts';
 
 const sizes: Record<Sized, { full: number; quick: number; min: number; max: number }> = {
   orders: { full: 300, quick: 40, min: 10, max: 100_000 },
+  'baseline-rounds': { full: 3, quick: 1, min: 1, max: 20 },
   'classic-orders': { full: 3000, quick: 300, min: 10, max: 1_000_000 },
   concurrency: { full: 32, quick: 32, min: 1, max: 1024 },
   'step-seconds': { full: 15, quick: 3, min: 2, max: 3_600 },
@@ -125,6 +128,7 @@ export function parseFlags(argv: string[], repoDir: string): Flags {
     accounts: size('accounts'),
     skip,
     baseline: String(values.baseline),
+    baselineRounds: size('baseline-rounds'),
     outDir: path.resolve(String(values.out)),
     help: values.help === true,
   };

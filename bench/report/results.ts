@@ -89,6 +89,8 @@ export interface BenchResults {
     /** Service orders/s over the same load on the service as it was at `baselineRef` (its own stack, same run). */
     baseline: number;
     baselineRef?: string;
+    /** Each alternating round's service / baseline ratio, sorted. */
+    baselineRounds?: number[];
     /** Service orders/s over the classic consumer's. */
     classic: number;
     /** Service orders/s over PostgreSQL's versioned UPDATE + ledger INSERT transactions/s. */

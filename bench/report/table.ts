@@ -21,7 +21,7 @@ export function formatTable(r: BenchResults): string {
   out.push(table.join('\n'), '');
   out.push('ratios (service / reference):');
   out.push(
-    `  throughput: service / baseline (${r.ratios.baselineRef ?? '-'}) ${share(r.ratios.baseline)}, service / no-op workflow of its shape ${share(r.ratios.noopCeiling)},` +
+    `  throughput: service / baseline ${r.ratios.baselineRef ?? '-'} ${share(r.ratios.baseline)} (median of rounds ${(r.ratios.baselineRounds ?? []).map(share).join(', ') || '-'}), service / no-op workflow of its shape ${share(r.ratios.noopCeiling)},` +
       ` service / no-op of the shape before S9 ${share(r.ratios.noopBeforeS9)},`,
   );
   out.push(`             service / classic consumer ${share(r.ratios.classic)}, service orders / PostgreSQL tx ${share(r.ratios.pgCeiling)}`);
