@@ -426,7 +426,7 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
       // No worker polls this queue yet, so the first two sagas stay RUNNING and the backlog reaches the limit.
       await produce(t.topic, commands.slice(0, 2));
       await runIntake(t, (request) => startOrder({ client: stack.client, pool: stack.db.pool, taskQueue: queue, admission }, request, 'kafka'));
-      await until('the gate to close', async () => !admission.open, 30_000);
+      await until('the gate to close', () => Promise.resolve(!admission.open), 30_000);
       await produce(t.topic, commands.slice(2));
       await new Promise((r) => setTimeout(r, 2_000));
       expect(await startedCount(commands.map((c) => c.messageId))).toBe(2);
