@@ -78,11 +78,15 @@ async function main(argv: string[]): Promise<number> {
   log(flags.useRunning ? 'using the running stack' : 'starting a stack of its own on free ports ...');
   const stack: ChaosStack = flags.useRunning ? useRunningStack() : await startOwnStack({ SAGA_FAULT_AFTER_COMMIT_RATE: String(flags.faultRate) });
   let stopping = false;
+  let passed = false;
   const onSignal = () => {
     if (stopping) return;
     stopping = true;
     log('interrupted: stopping the chaos stack');
-    void stack.stop().then(() => process.exit(130));
+    void stack.stop().then(() => {
+      stack.discard();
+      process.exit(130);
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -163,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
     const clean = report.lost + report.doubled + report.stranded + report.violations + report.unexpectedAnswers === 0 && report.workflows === report.accepted;
     process.stdout.write(`\nchaos run ${run}: ${clean ? 'nothing lost, nothing applied twice' : 'FAILED'}\n${formatReport(report)}\n  report: ${file}\n`);
     if (missingKinds.length) process.stdout.write(`  faults not injected: ${missingKinds.join(', ')}\n`);
+    passed = clean;
     return clean ? 0 : 1;
   } finally {
     faults.stop();
@@ -170,6 +175,9 @@ async function main(argv: string[]): Promise<number> {
     await connection.close();
     await pool.end();
     if (!stopping) await stack.stop();
+    // Kept when the run failed (or could not finish): its logs say why.
+    if (passed) stack.discard();
+    else if (!stopping) log(`the stack's data and logs are kept in ${path.dirname(stack.logDir)}`);
   }
 }
 

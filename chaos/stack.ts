@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config';
@@ -19,6 +19,8 @@ export interface ChaosStack {
   /** Supervisor lines (restarts) seen so far; empty for a stack we did not start. */
   supervisorLines: string[];
   stop(): Promise<void>;
+  /** After stop(): deletes a stack of our own's temporary STACK_DIR (data and logs); nothing for a running stack. */
+  discard(): void;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function startOwnStack(extraEnv: Record<string, string>, root = rep
     stackPid: child.pid!,
     supervisorLines,
     stop: () => stopChild(child, exited),
+    discard: () => rmSync(stackDir, { recursive: true, force: true }),
   };
 }
 
@@ -94,6 +97,7 @@ export function useRunningStack(): ChaosStack {
     stackPid: Number(readFileSync(pidFile, 'utf8')),
     supervisorLines: [],
     stop: () => Promise.resolve(),
+    discard: () => undefined,
   };
 }
 

@@ -70,7 +70,7 @@ export async function baselineMax(ctx: BenchContext): Promise<void> {
       poller.stop();
       await pool.end().catch(() => undefined);
       await stack.stop();
-      rmSync(path.dirname(stack.logDir), { recursive: true, force: true });
+      stack.discard();
       forgetStack();
     }
   } finally {
