@@ -4,7 +4,12 @@ const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).def
 
 const commaList = z
   .string()
-  .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1));
 
 /** Every environment variable the service reads, with its default. The README's table mirrors this. */
@@ -12,10 +17,17 @@ export const configSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port(3000),
   API_KEY: z.string().min(16, 'API_KEY must be at least 16 characters').optional(),
-  API_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  API_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6000),
   API_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
-  TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port').default('127.0.0.1:7233'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^:\s]+:\d+$/, 'expected host:port')
+    .default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
   DATABASE_URL: z
@@ -49,9 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(
-      `invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}; fix it or unset ${name} to use the default`,
-    );
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}; fix it or unset ${name} to use the default`);
   }
   return parsed.data;
 }

@@ -47,11 +47,15 @@ export async function applyBalanceChange(tx: Queryable, change: BalanceChange): 
   }
   // Money the customer adds is bounded; money the service gives back (refund, cashback) never is.
   if (change.kind === 'credit' && newBalanceCents > Limits.maxBalanceCents) {
-    throw businessFailure(BusinessError.BalanceLimitExceeded, `account ${change.accountId} would hold ${newBalanceCents} cents, above the limit of ${Limits.maxBalanceCents}`, {
-      accountId: change.accountId,
-      balanceCents: account.balance_cents,
-      limitCents: Limits.maxBalanceCents,
-    });
+    throw businessFailure(
+      BusinessError.BalanceLimitExceeded,
+      `account ${change.accountId} would hold ${newBalanceCents} cents, above the limit of ${Limits.maxBalanceCents}`,
+      {
+        accountId: change.accountId,
+        balanceCents: account.balance_cents,
+        limitCents: Limits.maxBalanceCents,
+      },
+    );
   }
   if (!(await updateBalanceIfVersion(tx, { id: account.id, version: account.version, newBalanceCents }))) {
     throw new LostRace(change.accountId);

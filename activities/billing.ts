@@ -9,15 +9,7 @@ import type { CompensationOutcome, StepOutcome } from './stock';
 
 export function createBillingActivities({ pool, logger }: ActivityDeps) {
   /** The versioned debit, its ledger row and the step record commit together or not at all (C3, C8). */
-  async function debitAccount({
-    orderId,
-    accountId,
-    amountCents,
-  }: {
-    orderId: string;
-    accountId: string;
-    amountCents: number;
-  }): Promise<StepOutcome> {
+  async function debitAccount({ orderId, accountId, amountCents }: { orderId: string; accountId: string; amountCents: number }): Promise<StepOutcome> {
     if (!Number.isSafeInteger(amountCents) || amountCents < 0) {
       throw businessFailure(BusinessError.InvalidOrder, `debit amount must be whole cents >= 0, got ${amountCents}`);
     }

@@ -18,10 +18,7 @@ const isConflict = (err: unknown) => err instanceof LostRace || isRetryableConfl
  * Re-runs a whole read-modify-write transaction after a lost race, with exponential backoff and
  * full jitter. When the bound is reached Temporal's own retry takes over (VersionConflict is retryable).
  */
-export async function retryOnConflict<T>(
-  work: () => Promise<T>,
-  { attempts = 12, baseDelayMs = 4, maxDelayMs = 250 } = {},
-): Promise<T> {
+export async function retryOnConflict<T>(work: () => Promise<T>, { attempts = 12, baseDelayMs = 4, maxDelayMs = 250 } = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();

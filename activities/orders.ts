@@ -4,14 +4,7 @@ import { insertOutboxEvent } from '../db/outbox';
 import { withTransaction, type Queryable } from '../db/pool';
 import { selectStep } from '../db/steps';
 import { BusinessError } from '../domain/errors';
-import {
-  orderTotalCents,
-  rewardCents,
-  type ConfirmationDecision,
-  type ConfirmationMode,
-  type OrderItem,
-  type SagaStep,
-} from '../domain/order';
+import { orderTotalCents, rewardCents, type ConfirmationDecision, type ConfirmationMode, type OrderItem, type SagaStep } from '../domain/order';
 import { applyBalanceChange, ledgerKeys } from './balance';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
@@ -94,7 +87,13 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
         if (order.status === 'CANCELLED') throw businessFailure(BusinessError.OrderClosed, `order ${orderId} is already cancelled`);
         const reward = rewardCents(order.total_cents, rewardBasisPoints);
         if (reward > 0) {
-          await applyBalanceChange(tx, { accountId: order.customer_id, orderId, kind: 'reward', amountCents: reward, idempotencyKey: ledgerKeys.reward(orderId) });
+          await applyBalanceChange(tx, {
+            accountId: order.customer_id,
+            orderId,
+            kind: 'reward',
+            amountCents: reward,
+            idempotencyKey: ledgerKeys.reward(orderId),
+          });
         }
         if (!(await updateOrderStatus(tx, { id: orderId, version: order.version, status: 'CONFIRMED' }))) throw new LostRace(orderId);
         await writeTerminalEvent(tx, order, 'order.confirmed', { status: 'CONFIRMED', rewardCents: reward });

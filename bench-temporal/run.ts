@@ -37,7 +37,13 @@ async function devServer(dir: string): Promise<Server> {
 async function postgresServer(dir: string): Promise<Server> {
   const toolchain = readToolchain(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'));
   const pgPort = await freePort();
-  const pg = await startPostgres({ pgBin: toolchain.PG_BIN, dataDir: path.join(dir, 'postgres'), port: pgPort, database: 'postgres', logFile: path.join(dir, 'logs', 'postgres.log') });
+  const pg = await startPostgres({
+    pgBin: toolchain.PG_BIN,
+    dataDir: path.join(dir, 'postgres'),
+    port: pgPort,
+    database: 'postgres',
+    logFile: path.join(dir, 'logs', 'postgres.log'),
+  });
   const t = await startTemporalPostgres({
     bins: temporalServerBins(),
     dataDir: path.join(dir, 'temporal-server'),
@@ -46,7 +52,14 @@ async function postgresServer(dir: string): Promise<Server> {
     namespace: 'default',
     logFile: path.join(dir, 'logs', 'temporal-server.log'),
   });
-  return { name: 'temporal-server (PostgreSQL)', address: t.address, pids: [['temporal', t.child.pid!], ['postgres', pg.child.pid!]] };
+  return {
+    name: 'temporal-server (PostgreSQL)',
+    address: t.address,
+    pids: [
+      ['temporal', t.child.pid!],
+      ['postgres', pg.child.pid!],
+    ],
+  };
 }
 
 function percentile(sorted: number[], p: number): number {

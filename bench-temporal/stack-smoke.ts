@@ -8,7 +8,12 @@ async function main(): Promise<void> {
   const stack = await startOwnStack({ TEMPORAL_PERSISTENCE: process.env.TEMPORAL_PERSISTENCE ?? 'postgres' });
   console.log(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s; logs ${stack.logDir}`);
   const children = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(stack.stackPid)], { encoding: 'utf8' }).stdout;
-  console.log(children.split('\n').map((l) => l.slice(0, 140)).join('\n'));
+  console.log(
+    children
+      .split('\n')
+      .map((l) => l.slice(0, 140))
+      .join('\n'),
+  );
   try {
     const call = async (method: string, path: string, body?: unknown, key?: string) => {
       const headers: Record<string, string> = body ? { 'content-type': 'application/json' } : {};

@@ -112,10 +112,15 @@ async function main(argv: string[]): Promise<number> {
   const { ctx } = setup;
   try {
     let max: Awaited<ReturnType<typeof maximumRates>> | undefined;
-    await section(ctx, 'maximum', async () => {
-      await warmUp(ctx);
-      max = await maximumRates(ctx);
-    }, failures);
+    await section(
+      ctx,
+      'maximum',
+      async () => {
+        await warmUp(ctx);
+        max = await maximumRates(ctx);
+      },
+      failures,
+    );
     if (max) {
       const m = max;
       await section(ctx, 'baseline', () => baselineMax(ctx), failures);

@@ -43,7 +43,8 @@ const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.
 
 function planOrder(run: string, i: number, plan: ReturnType<typeof seedPlan>): Order {
   const r = Math.random();
-  const account = r < 0.25 ? plan.accountIds[Math.floor(Math.random() * accounts.hot)]! : r < 0.35 ? pick(plan.accountIds.slice(-accounts.poor)) : pick(plan.accountIds);
+  const account =
+    r < 0.25 ? plan.accountIds[Math.floor(Math.random() * accounts.hot)]! : r < 0.35 ? pick(plan.accountIds.slice(-accounts.poor)) : pick(plan.accountIds);
   const items = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => ({
     sku: Math.random() < 0.1 ? pick(plan.skuIds.slice(-skus.scarce))[0] : pick(plan.skuIds.slice(0, skus.plenty))[0],
     quantity: 1 + Math.floor(Math.random() * 3),
@@ -56,7 +57,12 @@ function planOrder(run: string, i: number, plan: ReturnType<typeof seedPlan>): O
   return {
     id: `${run}-${i}`,
     // Manual orders without a decision wait out a one-minute window; the others get theirs within seconds.
-    body: { customerId: account[0], items, confirmation: manual ? 'manual' : 'auto', ...(manual ? { confirmWithin: decision ? '10 minutes' : '1 minute' } : {}) },
+    body: {
+      customerId: account[0],
+      items,
+      confirmation: manual ? 'manual' : 'auto',
+      ...(manual ? { confirmWithin: decision ? '10 minutes' : '1 minute' } : {}),
+    },
     channel: c < 0.05 ? 'both' : c < 0.45 ? 'kafka' : 'rest',
     duplicate: d < 0.15 ? 'concurrent' : d < 0.3 ? 'later' : 'none',
     decision,
@@ -81,9 +87,11 @@ export class Load {
     };
     await Promise.all(Array.from({ length: this.options.concurrency }, worker));
     // Late duplicates: the same messages again, after their sagas ran or while they still run.
-    await Promise.all(Array.from({ length: this.options.concurrency }, async () => {
-      for (let order = this.later.shift(); order; order = this.later.shift()) await this.send(order);
-    }));
+    await Promise.all(
+      Array.from({ length: this.options.concurrency }, async () => {
+        for (let order = this.later.shift(); order; order = this.later.shift()) await this.send(order);
+      }),
+    );
   }
 
   private async place(order: Order): Promise<void> {
@@ -132,12 +140,22 @@ export class Load {
 
   private async decide(id: string, decision: 'confirm' | 'cancel'): Promise<void> {
     // A Kafka order may not have its saga yet when the decision comes: 404 is retried like a 503.
-    const answer = await this.retrying(id, () => this.call('POST', `/orders/${id}/${decision}`, decision === 'cancel' ? { reason: 'chaos' } : {}), [409], [404]);
+    const answer = await this.retrying(
+      id,
+      () => this.call('POST', `/orders/${id}/${decision}`, decision === 'cancel' ? { reason: 'chaos' } : {}),
+      [409],
+      [404],
+    );
     if (answer?.status === 202) this.decisions++;
   }
 
   /** Retries what the API says to retry; anything other than 2xx or `allowed` is recorded as unexpected. */
-  private async retrying(id: string, call: () => Promise<{ status: number; body: unknown; retryAfter?: number }>, allowed: number[] = [], retried: number[] = []) {
+  private async retrying(
+    id: string,
+    call: () => Promise<{ status: number; body: unknown; retryAfter?: number }>,
+    allowed: number[] = [],
+    retried: number[] = [],
+  ) {
     const deadline = Date.now() + this.options.giveUpMs;
     for (;;) {
       this.sent++;

@@ -39,7 +39,9 @@ export async function workflowRuns(client: Client, run: string): Promise<Map<str
 }
 
 export async function orderStates(pool: Pool, ids: string[]): Promise<Map<string, { status: string; needsReview: boolean }>> {
-  const { rows } = await pool.query<{ id: string; status: string; needs_review: boolean }>('select id, status, needs_review from orders where id = any($1)', [ids]);
+  const { rows } = await pool.query<{ id: string; status: string; needs_review: boolean }>('select id, status, needs_review from orders where id = any($1)', [
+    ids,
+  ]);
   return new Map(rows.map((r) => [r.id, { status: r.status, needsReview: r.needs_review }]));
 }
 
@@ -50,7 +52,10 @@ export async function checkBacksUsed(client: Client, workflowIds: string[]): Pro
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       for (let id = queue.shift(); id; id = queue.shift()) {
-        const result = (await client.workflow.getHandle(id).result().catch(() => undefined)) as OrderSagaResult | undefined;
+        const result = (await client.workflow
+          .getHandle(id)
+          .result()
+          .catch(() => undefined)) as OrderSagaResult | undefined;
         total += result?.checkBacksUsed ?? 0;
       }
     }),

@@ -25,7 +25,6 @@ const usage = `usage: npm run chaos -- [options]
   --use-running          use the stack npm start runs (STACK_DIR, API_PORT, DATABASE_URL, ...) instead of starting one
 Writes .stack/chaos/report.json; exits 1 on any loss, double, strand, violation or unexpected answer, 2 on bad flags.`;
 
-
 function parseFlags(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
@@ -111,7 +110,10 @@ async function main(argv: string[]): Promise<number> {
     const plan = seedPlan(run);
     await seed(stack.apiUrl, plan);
     const load = new Load({ apiUrl: stack.apiUrl, producer, run, orders: flags.orders, concurrency: flags.concurrency, giveUpMs: 300_000, log });
-    const ticker = setInterval(() => log(`${bar(load.accepted.size, flags.orders)} accepted ${load.accepted.size}/${flags.orders}, sent ${load.sent}, faults ${faults.faults.length}`), 5_000);
+    const ticker = setInterval(
+      () => log(`${bar(load.accepted.size, flags.orders)} accepted ${load.accepted.size}/${flags.orders}, sent ${load.sent}, faults ${faults.faults.length}`),
+      5_000,
+    );
     const killer = faults.killWorkersPeriodically();
     const schedule = faults.runSchedule();
     await load.run(plan);

@@ -51,7 +51,12 @@ export async function startOwnStack(extraEnv: Record<string, string>, root = rep
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => {
     output += d.toString();
-    supervisorLines.push(...d.toString().split('\n').filter((l) => l.startsWith('stack: ') || l.startsWith('error: ')));
+    supervisorLines.push(
+      ...d
+        .toString()
+        .split('\n')
+        .filter((l) => l.startsWith('stack: ') || l.startsWith('error: ')),
+    );
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 240_000;

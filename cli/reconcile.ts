@@ -32,7 +32,9 @@ export async function reconcile({ pool, client, limit = 100, pendingLimit = 1_00
     await db.query('begin isolation level repeatable read read only');
     const snapshot = await readSnapshot(db, limit, pendingLimit);
     await db.query('commit');
-    const closed = client ? await closedWorkflows(client, [...snapshot.pending.map((p) => p.order_id), ...snapshot.acceptedWithoutOrder.map((a) => a.message_id)]) : undefined;
+    const closed = client
+      ? await closedWorkflows(client, [...snapshot.pending.map((p) => p.order_id), ...snapshot.acceptedWithoutOrder.map((a) => a.message_id)])
+      : undefined;
     const checks: Check[] = [
       { name: 'balances', invariant: 'balance = opening balance + ledger', violations: snapshot.balances },
       { name: 'ledger-keys', invariant: 'no ledger key applied twice', violations: snapshot.duplicateKeys },
@@ -44,7 +46,11 @@ export async function reconcile({ pool, client, limit = 100, pendingLimit = 1_00
     if (closed) {
       checks.push(
         { name: 'stranded', invariant: 'no open order without a running saga', violations: snapshot.pending.filter((p) => closed.has(p.order_id)) },
-        { name: 'lost', invariant: 'every accepted message has its order or a running saga', violations: snapshot.acceptedWithoutOrder.filter((a) => closed.has(a.message_id)) },
+        {
+          name: 'lost',
+          invariant: 'every accepted message has its order or a running saga',
+          violations: snapshot.acceptedWithoutOrder.filter((a) => closed.has(a.message_id)),
+        },
       );
     }
     return {
@@ -105,7 +111,9 @@ export function formatReport(report: ReconcileReport): string {
   if (!report.checks.some((c) => c.name === 'stranded')) lines.push('  (Temporal cross-checks skipped: --no-temporal)');
   else lines.push(`  (${report.crossChecked} open orders and accepted messages cross-checked with Temporal)`);
   if (report.notices.unresolvedClaims.length) {
-    lines.push(`  notice: ${report.notices.unresolvedClaims.length} message claim(s) unresolved for over 10 minutes (a 503 answered; the producer may still retry)`);
+    lines.push(
+      `  notice: ${report.notices.unresolvedClaims.length} message claim(s) unresolved for over 10 minutes (a 503 answered; the producer may still retry)`,
+    );
   }
   return [`reconcile: ${report.ok ? 'every invariant holds' : 'VIOLATIONS FOUND'}`, ...lines].join('\n');
 }

@@ -167,7 +167,10 @@ export class OrderIntake {
     const overloaded = error instanceof IntakeOverloadedError;
     // Overload is not a fault: look again when the backlog is next counted, without growing the wait.
     const delay = overloaded ? error.retryAfterMs : this.nextBackoff(`${topic}:${partition}`);
-    this.options.logger[overloaded ? 'info' : 'warn']({ ...source, delayMs: delay, err: describe(error) }, overloaded ? 'intake over its backlog limit; pausing partition' : 'message not settled; pausing partition');
+    this.options.logger[overloaded ? 'info' : 'warn'](
+      { ...source, delayMs: delay, err: describe(error) },
+      overloaded ? 'intake over its backlog limit; pausing partition' : 'message not settled; pausing partition',
+    );
     const resume = payload.pause();
     this.consumer!.seek({ topic, partition, offset });
     setTimeout(resume, delay).unref();
@@ -309,7 +312,9 @@ function grpcCode(err: unknown): number | undefined {
 
 /** Temporal or PostgreSQL down, restarting or misconfigured: not the message's fault, so retried without limit. */
 function isTransient(err: unknown): boolean {
-  return errorChain(err).some((e) => e instanceof IntakeOverloadedError || e instanceof TemporalUnavailableError || isTemporalUnavailable(e) || isDatabaseFault(e));
+  return errorChain(err).some(
+    (e) => e instanceof IntakeOverloadedError || e instanceof TemporalUnavailableError || isTemporalUnavailable(e) || isDatabaseFault(e),
+  );
 }
 
 /** PostgreSQL unreachable, or any error of it but those a message's content can cause: data (22) and integrity (23). */

@@ -45,7 +45,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   relay.start();
-  await startUntilConnected(logger, () => intake.start(), () => stopping);
+  await startUntilConnected(
+    logger,
+    () => intake.start(),
+    () => stopping,
+  );
   logger.info({ topic: intake.topic, group: config.KAFKA_CONSUMER_GROUP }, 'consumer and outbox relay running');
 }
 

@@ -13,10 +13,7 @@ export interface DeadLetterRow {
 }
 
 /** Records that the source record is to be dead-lettered; a no-op if it already was. */
-export async function insertDeadLetter(
-  db: Queryable,
-  d: SourceRecord & { error: string; reason: string; grpcCode?: number },
-): Promise<void> {
+export async function insertDeadLetter(db: Queryable, d: SourceRecord & { error: string; reason: string; grpcCode?: number }): Promise<void> {
   await db.query(
     `insert into dead_letters (source_topic, source_partition, source_offset, error, reason, grpc_code)
      values ($1, $2, $3, $4, $5, $6) on conflict do nothing`,

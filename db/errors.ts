@@ -18,15 +18,15 @@ export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === Sq
 export const isCheckViolation = (err: unknown): boolean => sqlState(err) === SqlState.checkViolation;
 
 /** Conflicts that a retry of the whole transaction resolves. */
-export const isRetryableConflict = (err: unknown): boolean =>
-  sqlState(err) === SqlState.serializationFailure || sqlState(err) === SqlState.deadlockDetected;
+export const isRetryableConflict = (err: unknown): boolean => sqlState(err) === SqlState.serializationFailure || sqlState(err) === SqlState.deadlockDetected;
 
 /** Class 22 (data exception: a NUL byte, invalid JSON, a number out of range): the same value fails on every retry. */
 export const isDataError = (err: unknown): boolean => sqlState(err)?.startsWith('22') === true;
 
 const unavailableStates = /^(08|57P0[123]|53300)/; // connection exceptions, admin shutdown, starting up, too many connections
 const unavailableNodeCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
-const unavailableMessages = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|canceling statement due to statement timeout/i;
+const unavailableMessages =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|canceling statement due to statement timeout/i;
 
 /** PostgreSQL could not be reached or went away mid-query: the same request may succeed once it is back. */
 export function isDatabaseUnavailable(err: unknown): boolean {

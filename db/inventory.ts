@@ -8,10 +8,7 @@ export interface InventoryRow {
 }
 
 export async function selectInventory(db: Queryable, sku: string): Promise<InventoryRow | undefined> {
-  const { rows } = await db.query<InventoryRow>(
-    'select sku, available, provisioned, version from inventory where sku = $1',
-    [sku],
-  );
+  const { rows } = await db.query<InventoryRow>('select sku, available, provisioned, version from inventory where sku = $1', [sku]);
   return rows[0];
 }
 
@@ -28,13 +25,11 @@ export async function upsertInventoryAvailable(db: Queryable, s: { sku: string; 
   return rows[0]!;
 }
 
-export async function updateAvailableIfVersion(
-  db: Queryable,
-  u: { sku: string; version: number; newAvailable: number },
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `update inventory set available = $3, version = version + 1, updated_at = now() where sku = $1 and version = $2`,
-    [u.sku, u.version, u.newAvailable],
-  );
+export async function updateAvailableIfVersion(db: Queryable, u: { sku: string; version: number; newAvailable: number }): Promise<boolean> {
+  const { rowCount } = await db.query(`update inventory set available = $3, version = version + 1, updated_at = now() where sku = $1 and version = $2`, [
+    u.sku,
+    u.version,
+    u.newAvailable,
+  ]);
   return rowCount === 1;
 }

@@ -8,26 +8,17 @@ export interface StepRow {
 
 /** Locks the step's row (if any) for the rest of the transaction. */
 export async function selectStepForUpdate(db: Queryable, orderId: string, step: SagaStep): Promise<StepRow | undefined> {
-  const { rows } = await db.query<StepRow>(
-    'select state, detail from saga_steps where order_id = $1 and step = $2 for update',
-    [orderId, step],
-  );
+  const { rows } = await db.query<StepRow>('select state, detail from saga_steps where order_id = $1 and step = $2 for update', [orderId, step]);
   return rows[0];
 }
 
 export async function selectStep(db: Queryable, orderId: string, step: SagaStep): Promise<StepRow | undefined> {
-  const { rows } = await db.query<StepRow>('select state, detail from saga_steps where order_id = $1 and step = $2', [
-    orderId,
-    step,
-  ]);
+  const { rows } = await db.query<StepRow>('select state, detail from saga_steps where order_id = $1 and step = $2', [orderId, step]);
   return rows[0];
 }
 
 /** Fails with 23505 when a concurrent action or compensation got there first; the caller retries. */
-export async function insertStep(
-  db: Queryable,
-  s: { orderId: string; step: SagaStep; state: StepState; detail?: Record<string, unknown> },
-): Promise<void> {
+export async function insertStep(db: Queryable, s: { orderId: string; step: SagaStep; state: StepState; detail?: Record<string, unknown> }): Promise<void> {
   await db.query('insert into saga_steps (order_id, step, state, detail) values ($1, $2, $3, $4)', [
     s.orderId,
     s.step,
@@ -37,9 +28,5 @@ export async function insertStep(
 }
 
 export async function updateStepState(db: Queryable, s: { orderId: string; step: SagaStep; state: StepState }): Promise<void> {
-  await db.query('update saga_steps set state = $3, updated_at = now() where order_id = $1 and step = $2', [
-    s.orderId,
-    s.step,
-    s.state,
-  ]);
+  await db.query('update saga_steps set state = $3, updated_at = now() where order_id = $1 and step = $2', [s.orderId, s.step, s.state]);
 }

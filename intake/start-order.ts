@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deleteUnstartedMessage, insertProcessedMessage, selectProcessedMessage, selectStartedMessage, takeOverStaleClaim, upsertProcessedRunId } from '../db/processed-messages';
+import {
+  deleteUnstartedMessage,
+  insertProcessedMessage,
+  selectProcessedMessage,
+  selectStartedMessage,
+  takeOverStaleClaim,
+  upsertProcessedRunId,
+} from '../db/processed-messages';
 import type { Pool } from '../db/pool';
 import type { Admission } from './admission';
 import { isTemporalUnavailable, neverReachedTemporal } from '../lib/temporal-errors';

@@ -58,7 +58,10 @@ export class OutboxRelay {
             })),
         })),
       });
-      await markEventsPublished(tx, events.map((e) => e.event_id));
+      await markEventsPublished(
+        tx,
+        events.map((e) => e.event_id),
+      );
       return events.length;
     });
   }

@@ -39,11 +39,7 @@ export async function assertPortFree(port: number, variable: string): Promise<vo
   await new Promise<void>((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new StackError(`port ${port} is already in use; stop whatever holds it or set ${variable} to a free port`)
-          : err,
-      ),
+      reject(err.code === 'EADDRINUSE' ? new StackError(`port ${port} is already in use; stop whatever holds it or set ${variable} to a free port`) : err),
     );
     probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve()));
   });
@@ -209,12 +205,18 @@ export async function startPostgres(options: PostgresOptions): Promise<ManagedPr
     name: 'postgres',
     command: path.join(options.pgBin, 'postgres'),
     args: [
-      '-D', options.dataDir,
-      '-p', String(options.port),
-      '-k', options.dataDir,
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'max_connections=200',
-      '-c', 'fsync=on',
+      '-D',
+      options.dataDir,
+      '-p',
+      String(options.port),
+      '-k',
+      options.dataDir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'fsync=on',
     ],
     logFile: options.logFile,
     ...ids,
@@ -245,7 +247,10 @@ function sharedMemoryInUse(shmid: string): boolean {
   } catch {
     return false;
   }
-  const row = table.split('\n').map((line) => line.trim().split(/\s+/)).find((cols) => cols[1] === shmid);
+  const row = table
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .find((cols) => cols[1] === shmid);
   return Number(row?.[6] ?? 0) > 0; // columns: key shmid perms size cpid lpid nattch …
 }
 
@@ -325,19 +330,11 @@ export async function startKafka(options: KafkaOptions): Promise<ManagedProcess 
       'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
     ].join('\n') + '\n',
   );
-  const javaArgs = [
-    `-Xmx${options.heapMb ?? 512}m`,
-    '-XX:+UseG1GC',
-    `-Dlog4j.configuration=file:${log4jFile}`,
-    '-cp',
-    javaClasspath(options.libs),
-  ];
+  const javaArgs = [`-Xmx${options.heapMb ?? 512}m`, '-XX:+UseG1GC', `-Dlog4j.configuration=file:${log4jFile}`, '-cp', javaClasspath(options.libs)];
   if (!existsSync(path.join(logDir, 'meta.properties'))) {
-    const format = spawnSync(
-      'java',
-      [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomClusterId()}`, '-c', propertiesFile],
-      { encoding: 'utf8' },
-    );
+    const format = spawnSync('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomClusterId()}`, '-c', propertiesFile], {
+      encoding: 'utf8',
+    });
     if (format.status !== 0) throw new StackError(`Kafka storage format failed: ${format.stderr.trim().split('\n').pop()}`);
   }
   const proc = spawnManaged({
@@ -381,15 +378,23 @@ export async function startTemporal(options: TemporalOptions): Promise<ManagedPr
     name: 'temporal',
     command: options.temporalBin,
     args: [
-      'server', 'start-dev',
-      '--ip', '127.0.0.1',
-      '--port', String(options.port),
-      '--ui-port', String(options.uiPort),
-      '--db-filename', options.dbFile,
-      '--namespace', options.namespace,
-      '--log-level', 'warn',
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(options.port),
+      '--ui-port',
+      String(options.uiPort),
+      '--db-filename',
+      options.dbFile,
+      '--namespace',
+      options.namespace,
+      '--log-level',
+      'warn',
       // WAL keeps every commit durable (synchronous=FULL is SQLite's default) while letting reads run beside the writer.
-      '--sqlite-pragma', 'journal_mode=wal',
+      '--sqlite-pragma',
+      'journal_mode=wal',
       ...Object.entries(searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     ],
     logFile: options.logFile,

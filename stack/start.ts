@@ -6,17 +6,7 @@ import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { createKafka, ensureTopics } from '../messaging/topics';
 import { startApi, startConsumer, startWorker } from './apps';
-import {
-  assertPortFree,
-  closeSpawning,
-  readToolchain,
-  repoRoot,
-  StackError,
-  startKafka,
-  startPostgres,
-  startTemporal,
-  type ManagedProcess,
-} from './servers';
+import { assertPortFree, closeSpawning, readToolchain, repoRoot, StackError, startKafka, startPostgres, startTemporal, type ManagedProcess } from './servers';
 import { Supervisor, type Service } from './supervisor';
 import { startTemporalPostgres, startTemporalUi, temporalInternalPorts, temporalServerBins } from './temporal-postgres';
 
@@ -126,7 +116,7 @@ async function main(): Promise<void> {
     starts.push(postgresUp);
   }
   if (!external.temporal && stack.TEMPORAL_PERSISTENCE === 'postgres') {
-    if (external.postgres) throw new StackError('TEMPORAL_PERSISTENCE=postgres runs Temporal on the stack\'s own PostgreSQL; unset DATABASE_URL');
+    if (external.postgres) throw new StackError("TEMPORAL_PERSISTENCE=postgres runs Temporal on the stack's own PostgreSQL; unset DATABASE_URL");
     const bins = temporalServerBins();
     const options = {
       bins,
@@ -187,11 +177,7 @@ async function main(): Promise<void> {
     logDir,
   };
   const worker = { ...apps, temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE };
-  await Promise.all([
-    launch(() => startWorker(worker)),
-    launch(() => startConsumer(apps)),
-    launch(() => startApi({ ...apps, port: config.API_PORT })),
-  ]);
+  await Promise.all([launch(() => startWorker(worker)), launch(() => startConsumer(apps)), launch(() => startApi({ ...apps, port: config.API_PORT }))]);
   if (stopped.signal.aborted) return;
 
   const supervisor = new Supervisor({

@@ -7,16 +7,7 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import {
-  canConnect,
-  ensureDatabase,
-  repoRoot,
-  searchAttributes,
-  spawnManaged,
-  StackError,
-  waitForServer,
-  type ManagedProcess,
-} from './servers';
+import { canConnect, ensureDatabase, repoRoot, searchAttributes, spawnManaged, StackError, waitForServer, type ManagedProcess } from './servers';
 
 /** TEMPORAL_PERSISTENCE=postgres: temporal-server on the stack's PostgreSQL, the layout of docker-compose.yml. */
 
@@ -85,9 +76,15 @@ const run = promisify(execFile);
 
 async function prepareDatabases(o: TemporalPostgresOptions): Promise<void> {
   const admin = `postgres://postgres@127.0.0.1:${o.pgPort}/postgres`;
-  for (const [database, schema] of [['temporal', 'temporal'], ['temporal_visibility', 'visibility']] as const) {
+  for (const [database, schema] of [
+    ['temporal', 'temporal'],
+    ['temporal_visibility', 'visibility'],
+  ] as const) {
     await ensureDatabase(admin, database);
-    for (const task of [['setup-schema', '-v', '0.0'], ['update-schema', '--schema-name', `postgresql/v12/${schema}`]]) {
+    for (const task of [
+      ['setup-schema', '-v', '0.0'],
+      ['update-schema', '--schema-name', `postgresql/v12/${schema}`],
+    ]) {
       const args = ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(o.pgPort), '-u', 'postgres', '--db', database, ...task];
       const out = await run(o.bins.sqlTool, args).catch((err: { stderr?: string; message: string }) => {
         appendFileSync(o.logFile, err.stderr ?? err.message);
@@ -137,11 +134,9 @@ function serverConfig(o: TemporalPostgresOptions) {
 
 /** Like auto-setup plus temporal-admin-tools: the namespace and the search attributes, idempotent. */
 async function registerNamespace(connection: Connection, namespace: string): Promise<boolean> {
-  await connection.workflowService
-    .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') })
-    .catch((err: { code?: number }) => {
-      if (err.code !== 6) throw err; // ALREADY_EXISTS
-    });
+  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') }).catch((err: { code?: number }) => {
+    if (err.code !== 6) throw err; // ALREADY_EXISTS
+  });
   const types = temporal.api.enums.v1.IndexedValueType;
   await connection.operatorService.addSearchAttributes({
     namespace,

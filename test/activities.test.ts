@@ -63,7 +63,9 @@ describe('billing activities on real PostgreSQL', () => {
     const ids = uniqueIds('oversell');
     await seed(db.pool, { skus: [[ids.sku, 7]] });
     const results = await Promise.allSettled(
-      Array.from({ length: 12 }, (_, i) => acts.reserveStock({ orderId: `${ids.message}-${i}`, items: [{ sku: ids.sku, quantity: 1 }].map((x) => ({ ...x, unitPriceCents: 1 })) })),
+      Array.from({ length: 12 }, (_, i) =>
+        acts.reserveStock({ orderId: `${ids.message}-${i}`, items: [{ sku: ids.sku, quantity: 1 }].map((x) => ({ ...x, unitPriceCents: 1 })) }),
+      ),
     );
     const applied = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -91,8 +93,13 @@ describe('billing activities on real PostgreSQL', () => {
     expect(await ledgerOf(db.pool, ids.account)).toEqual([]);
     expect(await availableOf(db.pool, ids.sku)).toBe(3);
 
-    await expect(acts.debitAccount({ orderId: ids.message, accountId: ids.account, amountCents: 50 })).rejects.toMatchObject({ type: 'StepFenced', nonRetryable: true });
-    await expect(acts.reserveStock({ orderId: ids.message, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 50 }] })).rejects.toMatchObject({ type: 'StepFenced' });
+    await expect(acts.debitAccount({ orderId: ids.message, accountId: ids.account, amountCents: 50 })).rejects.toMatchObject({
+      type: 'StepFenced',
+      nonRetryable: true,
+    });
+    await expect(acts.reserveStock({ orderId: ids.message, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 50 }] })).rejects.toMatchObject({
+      type: 'StepFenced',
+    });
     expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
     expect(await availableOf(db.pool, ids.sku)).toBe(3);
     expect((await selectStep(db.pool, ids.message, 'debit'))?.state).toBe('fenced');
@@ -123,9 +130,18 @@ describe('billing activities on real PostgreSQL', () => {
   it('business failures are typed and non-retryable', async () => {
     const ids = uniqueIds('typed');
     await seed(db.pool, { account: [ids.account, 10], skus: [[ids.sku, 1]] });
-    await expect(acts.debitAccount({ orderId: `${ids.message}-1`, accountId: ids.account, amountCents: 11 })).rejects.toMatchObject({ type: 'InsufficientFunds', nonRetryable: true });
-    await expect(acts.debitAccount({ orderId: `${ids.message}-2`, accountId: 'nobody', amountCents: 1 })).rejects.toMatchObject({ type: 'UnknownAccount', nonRetryable: true });
-    await expect(acts.reserveStock({ orderId: `${ids.message}-3`, items: [{ sku: 'no-such-sku', quantity: 1, unitPriceCents: 1 }] })).rejects.toMatchObject({ type: 'UnknownSku', nonRetryable: true });
+    await expect(acts.debitAccount({ orderId: `${ids.message}-1`, accountId: ids.account, amountCents: 11 })).rejects.toMatchObject({
+      type: 'InsufficientFunds',
+      nonRetryable: true,
+    });
+    await expect(acts.debitAccount({ orderId: `${ids.message}-2`, accountId: 'nobody', amountCents: 1 })).rejects.toMatchObject({
+      type: 'UnknownAccount',
+      nonRetryable: true,
+    });
+    await expect(acts.reserveStock({ orderId: `${ids.message}-3`, items: [{ sku: 'no-such-sku', quantity: 1, unitPriceCents: 1 }] })).rejects.toMatchObject({
+      type: 'UnknownSku',
+      nonRetryable: true,
+    });
     await expect(acts.debitAccount({ orderId: `${ids.message}-4`, accountId: ids.account, amountCents: 1.5 })).rejects.toMatchObject({ type: 'InvalidOrder' });
     expect(await balanceOf(db.pool, ids.account)).toBe(10);
   });

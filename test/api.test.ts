@@ -80,9 +80,7 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     expect(second.statusCode).toBe(409);
     expect(second.json()).toMatchObject({ error: 'MessageIdConflict' });
     await waitForResult(ids.message);
-    expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toEqual([
-      expect.objectContaining({ amount_cents: -100 }),
-    ]);
+    expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toEqual([expect.objectContaining({ amount_cents: -100 })]);
   });
 
   const validItem = { sku: 'sku-1', quantity: 1, unitPriceCents: 100 };
@@ -90,8 +88,20 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     { name: 'malformed JSON', raw: '{"customerId": "a", "items": [', status: 400, error: 'MalformedJson' },
     { name: 'empty body', raw: '', status: 400, error: 'MalformedJson' },
     { name: 'non-JSON content type', raw: 'customerId=a', headers: { 'content-type': 'text/plain' }, status: 400, error: 'UnsupportedContentType' },
-    { name: 'missing message ID', payload: { customerId: 'a', items: [validItem] }, headers: { 'idempotency-key': '' }, status: 400, error: 'MissingMessageId' },
-    { name: 'header and body IDs differ', payload: { messageId: 'x-1', customerId: 'a', items: [validItem] }, headers: { 'idempotency-key': 'x-2' }, status: 400, error: 'MessageIdMismatch' },
+    {
+      name: 'missing message ID',
+      payload: { customerId: 'a', items: [validItem] },
+      headers: { 'idempotency-key': '' },
+      status: 400,
+      error: 'MissingMessageId',
+    },
+    {
+      name: 'header and body IDs differ',
+      payload: { messageId: 'x-1', customerId: 'a', items: [validItem] },
+      headers: { 'idempotency-key': 'x-2' },
+      status: 400,
+      error: 'MessageIdMismatch',
+    },
     { name: 'missing customerId', payload: { items: [validItem] }, status: 400, error: 'ValidationError' },
     { name: 'customerId of the wrong type', payload: { customerId: 42, items: [validItem] }, status: 400, error: 'ValidationError' },
     { name: 'items not an array', payload: { customerId: 'a', items: 'lots' }, status: 400, error: 'ValidationError' },
@@ -106,7 +116,13 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     { name: 'unknown item field', payload: { customerId: 'a', items: [{ ...validItem, discount: 5 }] }, status: 400, error: 'ValidationError' },
     { name: 'bad confirmation mode', payload: { customerId: 'a', items: [validItem], confirmation: 'maybe' }, status: 400, error: 'ValidationError' },
     { name: 'bad confirmWithin', payload: { customerId: 'a', items: [validItem], confirmWithin: 'soon' }, status: 400, error: 'ValidationError' },
-    { name: 'message ID with spaces', payload: { customerId: 'a', items: [validItem] }, headers: { 'idempotency-key': 'has space' }, status: 400, error: 'ValidationError' },
+    {
+      name: 'message ID with spaces',
+      payload: { customerId: 'a', items: [validItem] },
+      headers: { 'idempotency-key': 'has space' },
+      status: 400,
+      error: 'ValidationError',
+    },
     { name: 'body over 1 MiB', payload: { customerId: 'a', items: [validItem], pad: 'x'.repeat(1_100_000) }, status: 413, error: 'PayloadTooLarge' },
     { name: 'JSON array body', payload: [1, 2], status: 400, error: 'ValidationError' },
   ];
@@ -116,9 +132,7 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     const response = await app.inject({
       method: 'POST',
       url: '/orders',
-      headers: Object.fromEntries(
-        Object.entries({ 'content-type': 'application/json', 'idempotency-key': messageId, ...headers }).filter(([, v]) => v !== ''),
-      ),
+      headers: Object.fromEntries(Object.entries({ 'content-type': 'application/json', 'idempotency-key': messageId, ...headers }).filter(([, v]) => v !== '')),
       payload: raw ?? JSON.stringify(payload),
     });
     expect(response.statusCode).toBe(status);
@@ -132,14 +146,26 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
   });
 
   it('validation errors carry the zod path', async () => {
-    const response = await post('/orders', { customerId: 'a', items: [validItem, { ...validItem, unitPriceCents: 1.5 }] }, { 'idempotency-key': `p-${randomUUID()}` });
+    const response = await post(
+      '/orders',
+      { customerId: 'a', items: [validItem, { ...validItem, unitPriceCents: 1.5 }] },
+      { 'idempotency-key': `p-${randomUUID()}` },
+    );
     expect(response.json()).toMatchObject({ details: [expect.objectContaining({ in: 'body', path: '/items/1/unitPriceCents' })] });
   });
 
   it('GET /orders/:id answers from the workflow while it runs and from the database once closed; 404 when unknown', async () => {
     const ids = uniqueIds('get');
     await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
-    expect((await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 500 }], confirmation: 'manual' }, { 'idempotency-key': ids.message })).statusCode).toBe(202);
+    expect(
+      (
+        await post(
+          '/orders',
+          { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 500 }], confirmation: 'manual' },
+          { 'idempotency-key': ids.message },
+        )
+      ).statusCode,
+    ).toBe(202);
     let running;
     for (let i = 0; i < 100; i++) {
       running = (await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json<{ source: string; saga?: { state: string } }>();
@@ -162,7 +188,11 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
   it('cancel during the window refunds; a later confirm is a 409', async () => {
     const ids = uniqueIds('cancel');
     await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
-    await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 700 }], confirmation: 'manual' }, { 'idempotency-key': ids.message });
+    await post(
+      '/orders',
+      { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 700 }], confirmation: 'manual' },
+      { 'idempotency-key': ids.message },
+    );
     for (let i = 0; i < 100 && (await db.pool.query('select 1 from orders where id = $1', [ids.message])).rowCount === 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -207,10 +237,9 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
 
   it('auth: with API_KEY set, a missing or wrong key is 401 on every route but probes and docs, and the right key passes', async () => {
     const apiKey = 'k'.repeat(32);
-    const secured = await buildApp(
-      loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, API_KEY: apiKey }),
-      { logger: false },
-    );
+    const secured = await buildApp(loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, API_KEY: apiKey }), {
+      logger: false,
+    });
     try {
       const id = `auth-${randomUUID().slice(0, 8)}`;
       const body = { accountId: id, openingBalanceCents: 1 };
@@ -230,10 +259,7 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
   });
 
   it('rate limit: past the per-minute budget a client gets 429 in the error shape', async () => {
-    const limited = await buildApp(
-      loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, API_RATE_LIMIT_PER_MINUTE: '3' }),
-      { logger: false },
-    );
+    const limited = await buildApp(loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, API_RATE_LIMIT_PER_MINUTE: '3' }), { logger: false });
     try {
       const statuses = [];
       for (let i = 0; i < 4; i++) statuses.push((await limited.inject({ method: 'GET', url: '/healthz' })).statusCode);
@@ -287,7 +313,11 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
       `insert into processed_messages (message_id, workflow_id, source, fingerprint, claimed_at) values ($1, $2, 'rest', 'other content', now() - interval '1 minute')`,
       [ids.message, `order-${ids.message}`],
     );
-    const answer = await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] }, { 'idempotency-key': ids.message });
+    const answer = await post(
+      '/orders',
+      { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] },
+      { 'idempotency-key': ids.message },
+    );
     expect(answer.statusCode).toBe(202);
     await waitForResult(ids.message);
     const { rows } = await db.pool.query<{ fingerprint: string }>('select fingerprint from processed_messages where message_id = $1', [ids.message]);
@@ -298,7 +328,15 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     for (let round = 0; round < 5; round++) {
       const ids = uniqueIds(`race-${round}`);
       await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
-      expect((await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' }, { 'idempotency-key': ids.message })).statusCode).toBe(202);
+      expect(
+        (
+          await post(
+            '/orders',
+            { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' },
+            { 'idempotency-key': ids.message },
+          )
+        ).statusCode,
+      ).toBe(202);
       const [confirm, cancel] = await Promise.all([post(`/orders/${ids.message}/confirm`, {}), post(`/orders/${ids.message}/cancel`, {})]);
       const winner = confirm.statusCode === 202 ? 'CONFIRMED' : 'CANCELLED';
       expect([confirm.statusCode, cancel.statusCode].sort()).toEqual([202, 409]);
@@ -310,20 +348,33 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
   it('confirm and cancel take no body, an empty object, or (cancel) a reason; anything else is refused', async () => {
     const ids = uniqueIds('bodies');
     await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
-    await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' }, { 'idempotency-key': ids.message });
+    await post(
+      '/orders',
+      { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' },
+      { 'idempotency-key': ids.message },
+    );
     expect((await post(`/orders/${ids.message}/confirm`, { anything: 'goes' })).statusCode).toBe(400);
     expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(202);
     expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(202);
     await waitForResult(ids.message);
     expect((await app.inject({ method: 'POST', url: '/orders/../confirm' })).statusCode).not.toBe(202);
-    expect((await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 1 }] }, { 'idempotency-key': '..' })).statusCode).toBe(400);
+    expect(
+      (await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 1 }] }, { 'idempotency-key': '..' })).statusCode,
+    ).toBe(400);
   });
 
   it('past INTAKE_BACKLOG_LIMIT sagas in flight a new order gets 503 Overloaded and starts nothing; copies still answer; the gate reopens as the backlog drains', async () => {
     const ids = uniqueIds('gate');
     await seed(db.pool, { account: [ids.account, 100_000], skus: [[ids.sku, 100]] });
     const queue = `${taskQueue}-gate`;
-    const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: queue, INTAKE_BACKLOG_LIMIT: '3', INTAKE_BACKLOG_CHECK_MS: '100', LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: queue,
+      INTAKE_BACKLOG_LIMIT: '3',
+      INTAKE_BACKLOG_CHECK_MS: '100',
+      LOG_LEVEL: 'silent',
+    });
     const gated = await buildApp(config, { logger: false });
     let worker: { stop(): Promise<void> } | undefined;
     try {

@@ -7,7 +7,10 @@ import type { BenchResults } from '../bench/report/results';
 import { repoRoot } from '../stack/servers';
 
 function runBench(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench/run.ts'), ...args], { cwd: repoRoot, env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') } });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench/run.ts'), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') },
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -34,27 +37,53 @@ describe('npm run bench (short)', () => {
     expect(output).toContain('usage: npm run bench');
   });
 
-  it('measures the service, both no-op shapes, the classic consumer and PostgreSQL side by side and writes JSON, PNG and table', { timeout: 600_000 }, async () => {
-    const skip = 'baseline,rates,intake,history,workers,faults,memory';
-    const run = runBench(['--quick', '--orders', '12', '--classic-orders', '30', '--duplicates', '20', '--ceiling-seconds', '1', '--skip', skip, '--out', out]);
-    running = run.child;
-    const { code, output } = await run.done;
-    expect(code, output.slice(-4_000)).toBe(0);
+  it(
+    'measures the service, both no-op shapes, the classic consumer and PostgreSQL side by side and writes JSON, PNG and table',
+    { timeout: 600_000 },
+    async () => {
+      const skip = 'baseline,rates,intake,history,workers,faults,memory';
+      const run = runBench([
+        '--quick',
+        '--orders',
+        '12',
+        '--classic-orders',
+        '30',
+        '--duplicates',
+        '20',
+        '--ceiling-seconds',
+        '1',
+        '--skip',
+        skip,
+        '--out',
+        out,
+      ]);
+      running = run.child;
+      const { code, output } = await run.done;
+      expect(code, output.slice(-4_000)).toBe(0);
 
-    const files = readdirSync(out);
-    expect(files.filter((f) => f.endsWith('-quick.png'))).toHaveLength(1);
-    const results = JSON.parse(readFileSync(path.join(out, files.find((f) => f.endsWith('-quick.json'))!), 'utf8')) as BenchResults;
-    expect(results.machine.cpus).toBeGreaterThan(0);
-    expect(new Set(results.scenarios.map((s) => s.system))).toEqual(new Set(['service', 'noop-local', 'noop', 'classic', 'postgres']));
-    for (const s of results.scenarios) {
-      expect(s.failed, s.name).toBe(0);
-      expect(s.ordersPerSec, s.name).toBeGreaterThan(0);
-      expect(s.p99Ms, s.name).toBeGreaterThanOrEqual(s.p50Ms);
-    }
-    expect(results.ratios.noopCeiling).toBeGreaterThan(0);
-    expect(results.ratios.classic).toBeGreaterThan(0);
-    expect(results.cpuPerOrderMs?.service?.total).toBeGreaterThan(0);
-    expect(output).toMatch(/\| service max \(closed loop/);
-    expect(output).toMatch(/duplicate POST/);
-  });
+      const files = readdirSync(out);
+      expect(files.filter((f) => f.endsWith('-quick.png'))).toHaveLength(1);
+      const results = JSON.parse(
+        readFileSync(
+          path.join(
+            out,
+            files.find((f) => f.endsWith('-quick.json'))!,
+          ),
+          'utf8',
+        ),
+      ) as BenchResults;
+      expect(results.machine.cpus).toBeGreaterThan(0);
+      expect(new Set(results.scenarios.map((s) => s.system))).toEqual(new Set(['service', 'noop-local', 'noop', 'classic', 'postgres']));
+      for (const s of results.scenarios) {
+        expect(s.failed, s.name).toBe(0);
+        expect(s.ordersPerSec, s.name).toBeGreaterThan(0);
+        expect(s.p99Ms, s.name).toBeGreaterThanOrEqual(s.p50Ms);
+      }
+      expect(results.ratios.noopCeiling).toBeGreaterThan(0);
+      expect(results.ratios.classic).toBeGreaterThan(0);
+      expect(results.cpuPerOrderMs?.service?.total).toBeGreaterThan(0);
+      expect(output).toMatch(/\| service max \(closed loop/);
+      expect(output).toMatch(/duplicate POST/);
+    },
+  );
 });

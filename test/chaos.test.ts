@@ -19,7 +19,10 @@ describe('npm run chaos (short)', () => {
 
   it('500 orders under every fault: nothing lost, nothing applied twice, nothing stranded, every invariant holds', { timeout: 1_200_000 }, async () => {
     const args = ['--orders', '500', '--stall-seconds', '8', '--kill-worker-every', '12', '--quiet-timeout', '420'];
-    child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'chaos/run.ts'), ...args], { cwd: repoRoot, env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') } });
+    child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'chaos/run.ts'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') },
+    });
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -27,7 +30,17 @@ describe('npm run chaos (short)', () => {
     expect(code, output.slice(-4_000)).toBe(0);
 
     const report = JSON.parse(readFileSync(path.join(repoRoot, '.stack', 'chaos', 'report.json'), 'utf8')) as ChaosReport;
-    expect(report).toMatchObject({ uniqueIds: 500, accepted: 500, workflows: 500, gaveUp: 0, lost: 0, doubled: 0, stranded: 0, violations: 0, unexpectedAnswers: 0 });
+    expect(report).toMatchObject({
+      uniqueIds: 500,
+      accepted: 500,
+      workflows: 500,
+      gaveUp: 0,
+      lost: 0,
+      doubled: 0,
+      stranded: 0,
+      violations: 0,
+      unexpectedAnswers: 0,
+    });
     expect(report.sent).toBeGreaterThan(500); // duplicates and retries
     expect((report.orders.CONFIRMED ?? 0) + (report.orders.CANCELLED ?? 0)).toBe(500);
     expect(report.orders.CANCELLED, 'compensations ran').toBeGreaterThan(0);

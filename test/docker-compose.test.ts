@@ -40,15 +40,7 @@ const services = compose.services ?? {};
 
 const appServices = ['api', 'worker', 'consumer'] as const;
 const oneShotServices = ['temporal-admin-tools', 'kafka-init'] as const;
-const expectedServices = [
-  'postgresql',
-  'temporal',
-  'temporal-admin-tools',
-  'temporal-ui',
-  'kafka',
-  'kafka-init',
-  ...appServices,
-];
+const expectedServices = ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'kafka', 'kafka-init', ...appServices];
 const longRunning = Object.keys(services).filter((name) => !(oneShotServices as readonly string[]).includes(name));
 
 function service(name: string): Service {
@@ -89,9 +81,7 @@ function environment(svc: Service): Record<string, string> {
 
 /** What Compose would pass with the variable unset: ${VAR:-default} -> default, ${VAR} -> '', $$ -> $. */
 function interpolateUnset(value: string): string {
-  return value
-    .replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g, (_match, fallback: string | undefined) => fallback ?? '')
-    .replace(/\$\$/g, '$');
+  return value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g, (_match, fallback: string | undefined) => fallback ?? '').replace(/\$\$/g, '$');
 }
 
 function commandText(svc: Service): string {
@@ -164,9 +154,7 @@ describe('docker-compose.yml', () => {
     }
     for (const oneShot of oneShotServices) {
       expect(service(oneShot).restart, `${oneShot} must not restart`).toBe('no');
-      const waiters = Object.values(services).filter(
-        (svc) => dependencies(svc)[oneShot] === 'service_completed_successfully',
-      );
+      const waiters = Object.values(services).filter((svc) => dependencies(svc)[oneShot] === 'service_completed_successfully');
       expect(waiters.length, `nobody waits for ${oneShot}`).toBeGreaterThan(0);
     }
     expect(dependencies(service('api'))).toMatchObject({
@@ -198,9 +186,7 @@ describe('docker-compose.yml', () => {
       expect(config.DATABASE_URL, name).toBe('postgres://postgres:postgres@postgresql:5432/orders');
       expect(config.KAFKA_BROKERS, name).toEqual(['kafka:19092']);
     }
-    const api = loadConfig(
-      Object.fromEntries(Object.entries(environment(service('api'))).map(([k, v]) => [k, interpolateUnset(v)])),
-    );
+    const api = loadConfig(Object.fromEntries(Object.entries(environment(service('api'))).map(([k, v]) => [k, interpolateUnset(v)])));
     expect(api.API_HOST).toBe('0.0.0.0');
     expect(api.API_PORT).toBe(3000);
   });
@@ -219,9 +205,7 @@ describe('docker-compose.yml', () => {
 
   it('creates the orders database for the app next to Temporal', () => {
     const postgres = service('postgresql');
-    const mount = (postgres.volumes ?? []).find(
-      (v): v is string => typeof v === 'string' && v.includes('/docker-entrypoint-initdb.d/'),
-    );
+    const mount = (postgres.volumes ?? []).find((v): v is string => typeof v === 'string' && v.includes('/docker-entrypoint-initdb.d/'));
     expect(mount).toBeDefined();
     const source = mount!.split(':')[0]!;
     expect(path.normalize(source)).toBe(path.normalize('./docker/postgres-init.sql'));
@@ -299,7 +283,9 @@ describe('Dockerfile', () => {
   });
 
   it('keeps host state out of the build context', () => {
-    const ignored = readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignored = readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.stack', '.git', 'dist']));
   });
 });

@@ -87,81 +87,106 @@ describe('process faults: PostgreSQL restart, Temporal down, a frozen worker', (
     return rows[0]?.status;
   }
 
-  it('PostgreSQL restarts under load from 4 clients: no process dies, in-flight requests get 503 + Retry-After, every order ends', { timeout: 240_000 }, async () => {
-    const account = `pg-${randomUUID().slice(0, 8)}`;
-    const sku = `pg-sku-${randomUUID().slice(0, 8)}`;
-    await seed(pool, { account: [account, 10_000_000], skus: [[sku, 100_000]] });
-    const seen: Answer[] = [];
-    const accepted: string[] = [];
-    let restarted = false;
+  it(
+    'PostgreSQL restarts under load from 4 clients: no process dies, in-flight requests get 503 + Retry-After, every order ends',
+    { timeout: 240_000 },
+    async () => {
+      const account = `pg-${randomUUID().slice(0, 8)}`;
+      const sku = `pg-sku-${randomUUID().slice(0, 8)}`;
+      await seed(pool, { account: [account, 10_000_000], skus: [[sku, 100_000]] });
+      const seen: Answer[] = [];
+      const accepted: string[] = [];
+      let restarted = false;
 
-    // Each client places orders one after another and retries a 503 with the same key, as the API asks.
-    const client = async (n: number) => {
-      for (let i = 0; !restarted || i < 40; i++) {
-        const id = `pg-${n}-${i}-${randomUUID().slice(0, 6)}`;
-        for (;;) {
-          const answer = await call('POST', '/orders', { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 100 }] }, { 'idempotency-key': id }).catch(
-            (err: unknown): Answer => ({ status: -1, retryAfter: null, body: { error: String(err) } }),
-          );
-          seen.push(answer);
-          if (answer.status === 200 || answer.status === 202) break;
-          if (answer.status !== 503) throw new Error(`order ${id}: ${answer.status} ${JSON.stringify(answer.body)}`);
-          await new Promise((r) => setTimeout(r, 200));
+      // Each client places orders one after another and retries a 503 with the same key, as the API asks.
+      const client = async (n: number) => {
+        for (let i = 0; !restarted || i < 40; i++) {
+          const id = `pg-${n}-${i}-${randomUUID().slice(0, 6)}`;
+          for (;;) {
+            const answer = await call(
+              'POST',
+              '/orders',
+              { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 100 }] },
+              { 'idempotency-key': id },
+            ).catch((err: unknown): Answer => ({ status: -1, retryAfter: null, body: { error: String(err) } }));
+            seen.push(answer);
+            if (answer.status === 200 || answer.status === 202) break;
+            if (answer.status !== 503) throw new Error(`order ${id}: ${answer.status} ${JSON.stringify(answer.body)}`);
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          accepted.push(id);
+          if (i > 400) throw new Error('the load never saw the restart through');
         }
-        accepted.push(id);
-        if (i > 400) throw new Error('the load never saw the restart through');
+      };
+      const clients = [1, 2, 3, 4].map(client);
+
+      await until('some orders placed', () => Promise.resolve(accepted.length >= 20));
+      await pool.end();
+      postgres.child.kill('SIGINT'); // fast shutdown: "terminating connection due to administrator command"
+      await postgres.exited;
+      await new Promise((r) => setTimeout(r, 1_000));
+      postgres = await startPg();
+      restarted = true;
+      pool = createPool({ connectionString: postgres.url, max: 4 });
+      await Promise.all(clients);
+
+      expect(alive(api), 'API process alive').toBe(true);
+      expect(alive(worker), 'worker process alive').toBe(true);
+      expect(seen.filter((a) => ![200, 202, 503].includes(a.status))).toEqual([]);
+      expect(seen.filter((a) => a.status === 503 && a.retryAfter !== '5')).toEqual([]);
+      expect(
+        seen.some((a) => a.status === 503),
+        'the restart was felt by some request',
+      ).toBe(true);
+      await until('every accepted order confirmed', async () => (await Promise.all(accepted.map(orderStatus))).every((s) => s === 'CONFIRMED'), 120_000);
+      await assertInvariants(pool);
+    },
+  );
+
+  it(
+    'Temporal down: 30 concurrent orders all get 503 + Retry-After (never 500); GET answers from the database within its deadline',
+    { timeout: 120_000 },
+    async () => {
+      const account = `td-${randomUUID().slice(0, 8)}`;
+      const sku = `td-sku-${randomUUID().slice(0, 8)}`;
+      await seed(pool, { account: [account, 1_000_000], skus: [[sku, 1_000]] });
+      const known = `td-known-${randomUUID().slice(0, 6)}`;
+      expect(
+        (
+          await call(
+            'POST',
+            '/orders',
+            { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 10 }], confirmation: 'manual' },
+            { 'idempotency-key': known },
+          )
+        ).status,
+      ).toBe(202);
+      await until('the saga waits for a decision', async () => (await call('GET', `/orders/${known}`)).body.saga !== undefined);
+
+      await temporal.stop();
+      try {
+        const answers = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            call('POST', '/orders', { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 10 }] }, { 'idempotency-key': `td-${i}-${account}` }),
+          ),
+        );
+        expect(answers.map((a) => a.status)).toEqual(Array(30).fill(503));
+        expect(answers.every((a) => a.retryAfter === '5' && typeof a.body.error === 'string' && typeof a.body.message === 'string')).toBe(true);
+
+        const view = await call('GET', `/orders/${known}`);
+        expect(view.status).toBe(200);
+        expect(view.body).toMatchObject({ orderId: known, status: 'PENDING', source: 'database', workflowUnreachable: true });
+        const confirm = await call('POST', `/orders/${known}/confirm`);
+        expect(confirm.status).toBe(503);
+        expect(confirm.retryAfter).toBe('5');
+      } finally {
+        await temporal.restart();
       }
-    };
-    const clients = [1, 2, 3, 4].map(client);
-
-    await until('some orders placed', () => Promise.resolve(accepted.length >= 20));
-    await pool.end();
-    postgres.child.kill('SIGINT'); // fast shutdown: "terminating connection due to administrator command"
-    await postgres.exited;
-    await new Promise((r) => setTimeout(r, 1_000));
-    postgres = await startPg();
-    restarted = true;
-    pool = createPool({ connectionString: postgres.url, max: 4 });
-    await Promise.all(clients);
-
-    expect(alive(api), 'API process alive').toBe(true);
-    expect(alive(worker), 'worker process alive').toBe(true);
-    expect(seen.filter((a) => ![200, 202, 503].includes(a.status))).toEqual([]);
-    expect(seen.filter((a) => a.status === 503 && a.retryAfter !== '5')).toEqual([]);
-    expect(seen.some((a) => a.status === 503), 'the restart was felt by some request').toBe(true);
-    await until('every accepted order confirmed', async () => (await Promise.all(accepted.map(orderStatus))).every((s) => s === 'CONFIRMED'), 120_000);
-    await assertInvariants(pool);
-  });
-
-  it('Temporal down: 30 concurrent orders all get 503 + Retry-After (never 500); GET answers from the database within its deadline', { timeout: 120_000 }, async () => {
-    const account = `td-${randomUUID().slice(0, 8)}`;
-    const sku = `td-sku-${randomUUID().slice(0, 8)}`;
-    await seed(pool, { account: [account, 1_000_000], skus: [[sku, 1_000]] });
-    const known = `td-known-${randomUUID().slice(0, 6)}`;
-    expect((await call('POST', '/orders', { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 10 }], confirmation: 'manual' }, { 'idempotency-key': known })).status).toBe(202);
-    await until('the saga waits for a decision', async () => (await call('GET', `/orders/${known}`)).body.saga !== undefined);
-
-    await temporal.stop();
-    try {
-      const answers = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => call('POST', '/orders', { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 10 }] }, { 'idempotency-key': `td-${i}-${account}` })),
-      );
-      expect(answers.map((a) => a.status)).toEqual(Array(30).fill(503));
-      expect(answers.every((a) => a.retryAfter === '5' && typeof a.body.error === 'string' && typeof a.body.message === 'string')).toBe(true);
-
-      const view = await call('GET', `/orders/${known}`);
-      expect(view.status).toBe(200);
-      expect(view.body).toMatchObject({ orderId: known, status: 'PENDING', source: 'database', workflowUnreachable: true });
-      const confirm = await call('POST', `/orders/${known}/confirm`);
-      expect(confirm.status).toBe(503);
-      expect(confirm.retryAfter).toBe('5');
-    } finally {
-      await temporal.restart();
-    }
-    expect(alive(api)).toBe(true);
-    await until('the confirm goes through once Temporal is back', async () => [200, 202].includes((await call('POST', `/orders/${known}/confirm`)).status));
-    await until('the order confirmed', async () => (await orderStatus(known)) === 'CONFIRMED', 60_000);
-  });
+      expect(alive(api)).toBe(true);
+      await until('the confirm goes through once Temporal is back', async () => [200, 202].includes((await call('POST', `/orders/${known}/confirm`)).status));
+      await until('the order confirmed', async () => (await orderStatus(known)) === 'CONFIRMED', 60_000);
+    },
+  );
 
   it('a frozen worker (SIGSTOP): GET /orders/:id answers from the database instead of hanging', { timeout: 120_000 }, async () => {
     const account = `fz-${randomUUID().slice(0, 8)}`;
@@ -169,7 +194,16 @@ describe('process faults: PostgreSQL restart, Temporal down, a frozen worker', (
     await seed(pool, { account: [account, 1_000_000], skus: [[sku, 1_000]] });
     const id = `fz-${randomUUID().slice(0, 6)}`;
     await until('the API takes orders again', async () => (await call('GET', '/readyz')).status === 200);
-    expect((await call('POST', '/orders', { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 10 }], confirmation: 'manual' }, { 'idempotency-key': id })).status).toBe(202);
+    expect(
+      (
+        await call(
+          'POST',
+          '/orders',
+          { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 10 }], confirmation: 'manual' },
+          { 'idempotency-key': id },
+        )
+      ).status,
+    ).toBe(202);
     await until('the saga waits for a decision', async () => (await call('GET', `/orders/${id}`)).body.source === 'workflow');
 
     worker.child.kill('SIGSTOP');

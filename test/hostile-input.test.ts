@@ -39,7 +39,8 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
   });
   afterEach(async () => assertInvariants(stack.db.pool, { allowPending: true }));
 
-  const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload: payload as object, headers });
+  const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url, payload: payload as object, headers });
   const errorShape = { error: expect.any(String) as string, message: expect.any(String) as string };
 
   it('a top-up key belongs to its account: another account may reuse it, another amount on the same account is a 409', async () => {
@@ -70,7 +71,11 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
   it.each(hostileText)('a cancel reason with %s is a 400 and stores nothing', async (_name, reason) => {
     const ids = uniqueIds('reason');
     await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
-    const placed = await post('/orders', { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' }, { 'idempotency-key': ids.message });
+    const placed = await post(
+      '/orders',
+      { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], confirmation: 'manual' },
+      { 'idempotency-key': ids.message },
+    );
     expect(placed.statusCode).toBe(202);
     // Raw JSON, so the escapes reach the server exactly as an attacker would send them.
     const response = await app.inject({
@@ -114,9 +119,14 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     expect(account.statusCode).toBe(200);
     expect(account.json()).toMatchObject({ balanceCents: Limits.maxBalanceCents });
     // The database refuses what the code would never write: the CHECKs are the last line.
-    await expect(stack.db.pool.query('update accounts set balance_cents = $2 where id = $1', [rich, Limits.balanceCeilingCents + 1])).rejects.toMatchObject({ code: '23514' });
+    await expect(stack.db.pool.query('update accounts set balance_cents = $2 where id = $1', [rich, Limits.balanceCeilingCents + 1])).rejects.toMatchObject({
+      code: '23514',
+    });
     await expect(
-      stack.db.pool.query(`insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 1000000000001, 'PENDING', 'auto')`, [`o-${rich}`, rich]),
+      stack.db.pool.query(
+        `insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 1000000000001, 'PENDING', 'auto')`,
+        [`o-${rich}`, rich],
+      ),
     ).rejects.toMatchObject({ code: '23514' });
   });
 
@@ -132,7 +142,9 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
         if (view.saga?.state === 'AWAITING_CONFIRMATION') break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect((await post(`/accounts/${ids.account}/credits`, { amountCents: Limits.maxBalanceCents }, { 'idempotency-key': `fill-${ids.tag}` })).statusCode).toBe(201);
+      expect(
+        (await post(`/accounts/${ids.account}/credits`, { amountCents: Limits.maxBalanceCents }, { 'idempotency-key': `fill-${ids.tag}` })).statusCode,
+      ).toBe(201);
       expect((await post(`/orders/${ids.message}/${decision}`, {})).statusCode).toBe(202);
       await stack.result(ids.message);
       const order = (await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json<{ status: string }>();
@@ -143,7 +155,12 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
 
   it('cashback is exact at the largest total and rate (the plain product would pass 2^53)', () => {
     const exact = (total: number, bp: number) => Number((BigInt(total) * BigInt(bp)) / 10_000n);
-    for (const [total, bp] of [[Limits.maxOrderTotalCents, 10_000], [Limits.maxOrderTotalCents - 1, 9_999], [999_409_991_959, 9_561], [3_998, 100]] as const) {
+    for (const [total, bp] of [
+      [Limits.maxOrderTotalCents, 10_000],
+      [Limits.maxOrderTotalCents - 1, 9_999],
+      [999_409_991_959, 9_561],
+      [3_998, 100],
+    ] as const) {
       expect(rewardCents(total, bp), `${total} at ${bp} bp`).toBe(exact(total, bp));
     }
   });
@@ -168,7 +185,12 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: 'DuplicateKey', message: expect.stringContaining('customerId') as string });
     expect(await stack.workflowExists(ids.message)).toBe(false);
-    const proto = await app.inject({ method: 'POST', url: '/accounts', headers: { 'content-type': 'application/json' }, payload: '{"__proto__":{"x":1},"accountId":"a","openingBalanceCents":1}' });
+    const proto = await app.inject({
+      method: 'POST',
+      url: '/accounts',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"__proto__":{"x":1},"accountId":"a","openingBalanceCents":1}',
+    });
     expect(proto.statusCode).toBe(400);
     expect(duplicateKey('{"items":[{"sku":"a","sku":"b"}]}')).toBe('sku');
     expect(duplicateKey('{"a":{"k":1},"b":{"k":2}}')).toBeUndefined();
@@ -178,7 +200,11 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     const item = { sku: 'sku-1', quantity: Limits.maxQuantity, unitPriceCents: Limits.maxUnitPriceCents };
     const tooMuch = await post('/orders', { customerId: 'a', items: Array(Limits.maxItems).fill(item) }, { 'idempotency-key': `big-${randomUUID()}` });
     expect(tooMuch.statusCode).toBe(400);
-    const unsafePrice = await post('/orders', { customerId: 'a', items: [{ ...item, quantity: 1, unitPriceCents: 2 ** 53 }] }, { 'idempotency-key': `p-${randomUUID()}` });
+    const unsafePrice = await post(
+      '/orders',
+      { customerId: 'a', items: [{ ...item, quantity: 1, unitPriceCents: 2 ** 53 }] },
+      { 'idempotency-key': `p-${randomUUID()}` },
+    );
     expect(unsafePrice.statusCode).toBe(400);
   });
 

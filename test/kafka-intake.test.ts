@@ -50,7 +50,13 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
   async function freshTopics() {
     const topic = `cmds-${randomUUID()}`;
     const dlq = `dlq-${randomUUID()}`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }, { topic: dlq, numPartitions: 1 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [
+        { topic, numPartitions: 1 },
+        { topic: dlq, numPartitions: 1 },
+      ],
+      waitForLeaders: true,
+    });
     return { topic, dlq, groupId: `g-${randomUUID()}` };
   }
 
@@ -94,7 +100,10 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
   }
 
   async function startedCount(messageIds: string[]): Promise<number> {
-    const { rows } = await stack.db.pool.query<{ n: number }>('select count(*)::int as n from processed_messages where message_id = any($1) and run_id is not null', [messageIds]);
+    const { rows } = await stack.db.pool.query<{ n: number }>(
+      'select count(*)::int as n from processed_messages where message_id = any($1) and run_id is not null',
+      [messageIds],
+    );
     return rows[0]!.n;
   }
 
@@ -121,7 +130,14 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
         .run({
           eachMessage: ({ message }) => {
             const header = (name: string) => message.headers?.[name]?.toString();
-            dead.push({ error: header('x-error')!, offset: header('x-source-offset')!, dlqId: header('x-dlq-id')!, grpcCode: header('x-grpc-code'), reason: header('x-error-reason')!, valueOmitted: header('x-value-omitted') });
+            dead.push({
+              error: header('x-error')!,
+              offset: header('x-source-offset')!,
+              dlqId: header('x-dlq-id')!,
+              grpcCode: header('x-grpc-code'),
+              reason: header('x-error-reason')!,
+              valueOmitted: header('x-value-omitted'),
+            });
             if (dead.length === total) resolve();
             return Promise.resolve();
           },
@@ -164,7 +180,9 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
   it('the same message via REST and via Kafka collapses onto one workflow', async () => {
     const ids = uniqueIds('both');
     await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
-    const app = await buildApp(loadConfig({ DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue }), { logger: false });
+    const app = await buildApp(loadConfig({ DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue }), {
+      logger: false,
+    });
     try {
       const rest = await app.inject({ method: 'POST', url: '/orders', payload: orderFor(ids, ids.message) });
       expect(rest.statusCode).toBe(202);
@@ -186,7 +204,10 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => `${ids.message}-${x}`) as [string, string, string, string];
     const t = await freshTopics();
     // offsets:    0  1  2  3  4  5  6
-    await produce(t.topic, [a, b, a, c, a, b, d].map((m) => orderFor(ids, m)));
+    await produce(
+      t.topic,
+      [a, b, a, c, a, b, d].map((m) => orderFor(ids, m)),
+    );
 
     let releaseC: (err: Error) => void = () => undefined;
     const cBlocked = new Promise<never>((_, reject) => (releaseC = reject));
@@ -373,7 +394,10 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
     const t = await freshTopics();
     const [r, g, u, d] = ['r', 'g', 'u', 'd'].map((m) => `${ids.message}-${m}`) as [string, string, string, string];
-    await produce(t.topic, [r, g, u, d].map((m) => orderFor(ids, m)));
+    await produce(
+      t.topic,
+      [r, g, u, d].map((m) => orderFor(ids, m)),
+    );
     // A real refusal from the real Temporal server (gRPC INVALID_ARGUMENT: the workflow ID is too long),
     // and a real "connection refused" from a PostgreSQL port nobody listens on.
     const deadDatabase = createPool({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`, max: 1 });
@@ -422,7 +446,11 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     admission.start();
     let worker: { stop(): Promise<void> } | undefined;
     try {
-      const commands = [1, 2, 3, 4, 5].map((n) => ({ messageId: `${ids.message}-${n}`, customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] }));
+      const commands = [1, 2, 3, 4, 5].map((n) => ({
+        messageId: `${ids.message}-${n}`,
+        customerId: ids.account,
+        items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }],
+      }));
       // No worker polls this queue yet, so the first two sagas stay RUNNING and the backlog reaches the limit.
       await produce(t.topic, commands.slice(0, 2));
       await runIntake(t, (request) => startOrder({ client: stack.client, pool: stack.db.pool, taskQueue: queue, admission }, request, 'kafka'));
@@ -449,7 +477,13 @@ describe('outbox relay on a real Kafka broker that restarts mid-run', () => {
     const toolchain = readToolchain(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'));
     const dir = mkdtempSync(path.join(os.tmpdir(), 'relay-kafka-'));
     chmodSync(dir, 0o755);
-    const brokerOptions = { libs: toolchain.KAFKA_LIBS, dataDir: dir, port: await freePort(), controllerPort: await freePort(), logFile: path.join(dir, 'kafka.log') };
+    const brokerOptions = {
+      libs: toolchain.KAFKA_LIBS,
+      dataDir: dir,
+      port: await freePort(),
+      controllerPort: await freePort(),
+      logFile: path.join(dir, 'kafka.log'),
+    };
     let broker = await startKafka(brokerOptions);
     const kafka = new Kafka({ brokers: broker.brokers, clientId: 'relay-test', logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
     await ensureTopics(kafka);
@@ -463,8 +497,7 @@ describe('outbox relay on a real Kafka broker that restarts mid-run', () => {
            from generate_series(1, $2) g`,
         [Topics.events, total],
       );
-      const published = async () =>
-        (await db.pool.query<{ n: number }>('select count(*)::int as n from outbox where published_at is not null')).rows[0]!.n;
+      const published = async () => (await db.pool.query<{ n: number }>('select count(*)::int as n from outbox where published_at is not null')).rows[0]!.n;
 
       relay.start();
       await until('some events out', async () => (await published()) > 0);
@@ -507,5 +540,4 @@ describe('outbox relay on a real Kafka broker that restarts mid-run', () => {
       await broker.stop();
     }
   });
-
 });

@@ -44,8 +44,6 @@ describe('migrations', () => {
                    values ('k1', 'm1', 'credit', 5, 105, 1)`;
     await db.pool.query(entry);
     await expect(db.pool.query(entry)).rejects.toMatchObject({ code: '23505' });
-    await expect(
-      db.pool.query(`update accounts set balance_cents = -1 where id = 'm1'`),
-    ).rejects.toMatchObject({ code: '23514' });
+    await expect(db.pool.query(`update accounts set balance_cents = -1 where id = 'm1'`)).rejects.toMatchObject({ code: '23514' });
   });
 });

@@ -35,14 +35,14 @@ describe('npm run saga -- reconcile, on real PostgreSQL and Temporal', () => {
 
     // Break each invariant the way a bug would: a lost update, an order with no saga, a missing event.
     await stack.db.pool.query('update accounts set balance_cents = balance_cents - 1 where id = $1', [ids.account]);
-    await stack.db.pool.query(
-      `insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 0, 'PENDING', 'auto')`,
-      [`stranded-${ids.tag}`, ids.account],
-    );
-    await stack.db.pool.query(
-      `insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 0, 'CONFIRMED', 'auto')`,
-      [`silent-${ids.tag}`, ids.account],
-    );
+    await stack.db.pool.query(`insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 0, 'PENDING', 'auto')`, [
+      `stranded-${ids.tag}`,
+      ids.account,
+    ]);
+    await stack.db.pool.query(`insert into orders (id, customer_id, items, total_cents, status, confirmation) values ($1, $2, '[]', 0, 'CONFIRMED', 'auto')`, [
+      `silent-${ids.tag}`,
+      ids.account,
+    ]);
     await stack.db.pool.query('update inventory set provisioned = provisioned + 1 where sku = $1', [ids.sku]);
     await stack.db.pool.query(`insert into processed_messages (message_id, workflow_id, source, fingerprint, run_id) values ($1, $2, 'rest', 'x', 'r')`, [
       `lost-${ids.tag}`,

@@ -23,11 +23,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
   let queue = 0;
 
   beforeAll(async () => {
-    [env, bundle, db] = await Promise.all([
-      startTimeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
-      createTestDatabase(),
-    ]);
+    [env, bundle, db] = await Promise.all([startTimeSkippingEnv(), bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }), createTestDatabase()]);
     real = createActivities({ pool: db.pool, logger: quietLogger, rewardBasisPoints: 100 });
   });
   afterAll(async () => {
@@ -100,7 +96,13 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
 
   it('out of stock: nothing debited, nothing left reserved', async () => {
     const ids = uniqueIds('nostock');
-    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 1], [`${ids.sku}-b`, 9]] });
+    await seed(db.pool, {
+      account: [ids.account, 10_000],
+      skus: [
+        [ids.sku, 1],
+        [`${ids.sku}-b`, 9],
+      ],
+    });
     const result = await runSaga(
       order(ids, [
         { sku: `${ids.sku}-b`, quantity: 3, unitPriceCents: 100 },
@@ -144,9 +146,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     const ids = uniqueIds('expire');
     await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
     const started = Date.now();
-    const result = await runSaga(
-      order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 250 }], { confirmation: 'manual', confirmWithin: '10 minutes' }),
-    );
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 250 }], { confirmation: 'manual', confirmWithin: '10 minutes' }));
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(result).toMatchObject({ state: 'CANCELLED', reason: 'confirmation window of 10 minutes expired' });
     expect(result.compensationsDone).toEqual([
@@ -249,18 +249,15 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     const ids = uniqueIds('doubt-unknown');
     await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
     let checks = 0;
-    const result = await runSaga(
-      order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { maxCheckBacks: 4, checkBackInterval: '30 seconds' }),
-      {
-        activities: {
-          debitAccount: () => Promise.reject(ApplicationFailure.retryable('database timed out', 'Timeout')),
-          checkStep: () => {
-            checks++;
-            return Promise.reject(new Error('status store unreachable'));
-          },
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { maxCheckBacks: 4, checkBackInterval: '30 seconds' }), {
+      activities: {
+        debitAccount: () => Promise.reject(ApplicationFailure.retryable('database timed out', 'Timeout')),
+        checkStep: () => {
+          checks++;
+          return Promise.reject(new Error('status store unreachable'));
         },
       },
-    );
+    });
     expect(result).toMatchObject({ state: 'CANCELLED', checkBacksUsed: 4, needsReview: true, reviewReason: 'debit in doubt after 4 check-backs' });
     expect(checks).toBe(4 * 2); // two attempts per check-back (the checkBack profile)
     const stored = await selectOrder(db.pool, ids.message);

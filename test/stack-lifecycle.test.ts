@@ -17,7 +17,12 @@ describe('npm start: the whole embedded stack', () => {
     chmodSync(stackDir, 0o755);
     copyFileSync(path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env'), path.join(stackDir, 'toolchain.env'));
     const ports = await freeStackPorts();
-    const env: NodeJS.ProcessEnv = { ...process.env, STACK_DIR: stackDir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      STACK_DIR: stackDir,
+      LOG_LEVEL: 'warn',
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    };
     for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env });
     let output = '';

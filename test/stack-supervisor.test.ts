@@ -71,7 +71,7 @@ function childPid(stack: Stack, entry: string): number {
 function descendants(stack: Stack): string[] {
   const table = processTable();
   const pids = new Set([stack.child.pid]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of table) if (pids.has(p.ppid) && !pids.has(p.pid)) grew = Boolean(pids.add(p.pid));
   }
@@ -110,7 +110,11 @@ async function api(stack: Stack, method: string, route: string, body?: unknown, 
 
 async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.resolve().then(check).catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(check)
+      .catch(() => false))
+  ) {
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000}s`);
     await sleep(250);
   }
@@ -137,7 +141,10 @@ describe('npm start supervises what it started', () => {
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        const status = await api(stack, 'GET', '/healthz').then((r) => String(r.status), (err: Error) => err.message);
+        const status = await api(stack, 'GET', '/healthz').then(
+          (r) => String(r.status),
+          (err: Error) => err.message,
+        );
         healthChecks++;
         if (status !== '200') healthFailures.push(status);
         await sleep(100);
@@ -198,7 +205,10 @@ describe('npm start supervises what it started', () => {
     process.kill(worker, 'SIGKILL');
 
     expect(await stack.exited).toBe(1);
-    const errors = stack.output().split('\n').filter((line) => line.startsWith('error:'));
+    const errors = stack
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('error:'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^error: worker is crash-looping \(exited 2 times in \d+s\); see (.*)\. Stopping the stack\.$/);
     expect(errors[0]).toContain(`see ${logFile}. Stopping`);

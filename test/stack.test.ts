@@ -46,9 +46,7 @@ describe('npm start error paths', () => {
       expect(result.code).toBe(1);
       const lines = result.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toBe(
-        `error: port ${held.port} is already in use; stop whatever holds it or set ${variable} to a free port`,
-      );
+      expect(lines[0]).toBe(`error: port ${held.port} is already in use; stop whatever holds it or set ${variable} to a free port`);
     } finally {
       await held.release();
     }
@@ -59,9 +57,7 @@ describe('npm start error paths', () => {
     writeFileSync(path.join(env.STACK_DIR!, 'stack.pid'), String(process.pid)); // this live process plays the running stack
     const result = await runStack(env);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(
-      `error: the stack is already running (pid ${process.pid}); stop it with Ctrl-C there or: kill ${process.pid}`,
-    );
+    expect(result.stderr.trim()).toBe(`error: the stack is already running (pid ${process.pid}); stop it with Ctrl-C there or: kill ${process.pid}`);
   });
 
   it('bad configuration stops with one line naming the variable and the fix', async () => {

@@ -18,7 +18,11 @@ async function main(): Promise<void> {
     pool,
     logger,
     rewardBasisPoints: config.REWARD_BASIS_POINTS,
-    activities: injectFaultsAfterCommit(createActivities({ pool, logger, rewardBasisPoints: config.REWARD_BASIS_POINTS }), config.SAGA_FAULT_AFTER_COMMIT_RATE, logger),
+    activities: injectFaultsAfterCommit(
+      createActivities({ pool, logger, rewardBasisPoints: config.REWARD_BASIS_POINTS }),
+      config.SAGA_FAULT_AFTER_COMMIT_RATE,
+      logger,
+    ),
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker polling');
   // The SDK installs SIGINT/SIGTERM handlers that drain in-flight tasks before run() resolves.

@@ -11,7 +11,8 @@ export function refuseDuplicateKeys(app: FastifyInstance): void {
     void parseJson(request, text, (err, value) => {
       if (err) return done(err, undefined);
       const duplicate = duplicateKey(text);
-      if (duplicate !== undefined) return done(new HttpError(400, 'DuplicateKey', `JSON key ${JSON.stringify(duplicate)} appears twice in one object`), undefined);
+      if (duplicate !== undefined)
+        return done(new HttpError(400, 'DuplicateKey', `JSON key ${JSON.stringify(duplicate)} appears twice in one object`), undefined);
       done(null, value);
     });
   });

@@ -34,7 +34,5 @@ export function registerMetrics(app: FastifyInstance): void {
     },
   });
   app.decorate('metrics', { ordersStarted });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-    reply.header('content-type', registry.contentType).send(await registry.metrics()),
-  );
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
 }

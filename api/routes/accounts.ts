@@ -46,7 +46,13 @@ export function registerAccountRoutes(app: FastifyInstance): void {
       const { accountId } = request.params;
       const result = await retryOnConflict(() =>
         withTransaction(app.db, (tx) =>
-          applyBalanceChange(tx, { accountId, orderId: null, kind: 'credit', amountCents: request.body.amountCents, idempotencyKey: ledgerKeys.credit(accountId, key) }),
+          applyBalanceChange(tx, {
+            accountId,
+            orderId: null,
+            kind: 'credit',
+            amountCents: request.body.amountCents,
+            idempotencyKey: ledgerKeys.credit(accountId, key),
+          }),
         ),
       ).catch((err: unknown) => {
         throw topUpError(err, accountId, key);

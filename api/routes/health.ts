@@ -9,10 +9,12 @@ export function registerHealthRoutes(app: FastifyInstance): void {
         () => 'ok',
         () => 'unreachable',
       ),
-      app.temporal.withDeadline(Date.now() + 2_000, () => app.temporal.workflowService.getSystemInfo({})).then(
-        () => 'ok',
-        () => 'unreachable',
-      ),
+      app.temporal
+        .withDeadline(Date.now() + 2_000, () => app.temporal.workflowService.getSystemInfo({}))
+        .then(
+          () => 'ok',
+          () => 'unreachable',
+        ),
     ]);
     const ready = database === 'ok' && temporal === 'ok';
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', database, temporal });

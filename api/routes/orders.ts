@@ -61,9 +61,14 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
         }
         if (err instanceof TemporalUnavailableError) {
           app.metrics.ordersStarted.inc({ source: 'rest', result: 'unavailable' });
-          throw new HttpError(503, 'TemporalUnavailable', 'order intake is temporarily unavailable and the start may not have happened; retry with the same Idempotency-Key and body', {
-            'retry-after': RETRY_AFTER_SECONDS,
-          });
+          throw new HttpError(
+            503,
+            'TemporalUnavailable',
+            'order intake is temporarily unavailable and the start may not have happened; retry with the same Idempotency-Key and body',
+            {
+              'retry-after': RETRY_AFTER_SECONDS,
+            },
+          );
         }
         throw err;
       }
@@ -103,9 +108,11 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
   /** The saga writes the order row in its first step; a decision waits briefly for it, so it is always stored first. */
   async function orderRowOnceOpened(orderId: string): Promise<OrderRow> {
     const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
-    await app.temporal.withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, () => handle.describe()).catch((err: unknown) => {
-      throw err instanceof WorkflowNotFoundError ? new HttpError(404, 'OrderNotFound', `no order ${orderId}`) : err;
-    });
+    await app.temporal
+      .withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, () => handle.describe())
+      .catch((err: unknown) => {
+        throw err instanceof WorkflowNotFoundError ? new HttpError(404, 'OrderNotFound', `no order ${orderId}`) : err;
+      });
     for (const deadline = Date.now() + ORDER_ROW_WAIT_MS; Date.now() < deadline; await sleep(50)) {
       const row = await selectOrder(app.db, orderId);
       if (row) return row;
@@ -137,9 +144,7 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
   routes.post('/orders/:orderId/confirm', { schema: { params: orderIdParams, body: confirmSchema, tags: ['orders'] } }, async (request, reply) =>
     reply.code(202).send(await decide('confirm')(request.params.orderId)),
   );
-  routes.post(
-    '/orders/:orderId/cancel',
-    { schema: { params: orderIdParams, body: cancelSchema, tags: ['orders'] } },
-    async (request, reply) => reply.code(202).send(await decide('cancel')(request.params.orderId, request.body?.reason)),
+  routes.post('/orders/:orderId/cancel', { schema: { params: orderIdParams, body: cancelSchema, tags: ['orders'] } }, async (request, reply) =>
+    reply.code(202).send(await decide('cancel')(request.params.orderId, request.body?.reason)),
   );
 }

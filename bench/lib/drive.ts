@@ -33,7 +33,9 @@ const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t
 
 function withDeadline<T>(promise: Promise<T>, deadline: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not done in time`)), Math.max(0, deadline - Date.now()))));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not done in time`)), Math.max(0, deadline - Date.now()))),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 

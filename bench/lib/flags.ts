@@ -32,7 +32,6 @@ by side, prints a table and writes bench/results/<date>.json and .png (…-quick
   --out DIR                 where the results go (default bench/results)
 Exits 1 if a run fails, 2 on a bad flag.`;
 
-
 export interface Flags {
   quick: boolean;
   orders: number;
@@ -55,7 +54,20 @@ export interface Flags {
   help: boolean;
 }
 
-type Sized = 'orders' | 'baseline-rounds' | 'classic-orders' | 'concurrency' | 'step-seconds' | 'duplicates' | 'intake' | 'ceiling-seconds' | 'ceiling-connections' | 'fault-messages' | 'waiting' | 'waiting-timeout' | 'accounts';
+type Sized =
+  | 'orders'
+  | 'baseline-rounds'
+  | 'classic-orders'
+  | 'concurrency'
+  | 'step-seconds'
+  | 'duplicates'
+  | 'intake'
+  | 'ceiling-seconds'
+  | 'ceiling-connections'
+  | 'fault-messages'
+  | 'waiting'
+  | 'waiting-timeout'
+  | 'accounts';
 
 const sizes: Record<Sized, { full: number; quick: number; min: number; max: number }> = {
   orders: { full: 300, quick: 40, min: 10, max: 100_000 },
@@ -107,7 +119,10 @@ export function parseFlags(argv: string[], repoDir: string): Flags {
     throw new UsageError(`--workers must be a comma list of whole numbers from 1 to 16 starting with 1, got ${String(values.workers)}`);
   }
   const skip = new Set<Section>();
-  for (const name of String(values.skip).split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const name of String(values.skip)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!(sections as readonly string[]).includes(name)) throw new UsageError(`--skip: unknown section ${name}; sections: ${sections.join(', ')}`);
     skip.add(name as Section);
   }

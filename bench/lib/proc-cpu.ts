@@ -6,7 +6,10 @@ function stat(pid: number): { ppid: number; ticks: number } | undefined {
   try {
     // Fields after the parenthesised command: state ppid … utime(14) stime(15) cutime(16) cstime(17).
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ').map(Number);
+    const fields = text
+      .slice(text.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     return { ppid: fields[1]!, ticks: fields[11]! + fields[12]! + fields[13]! + fields[14]! };
   } catch {
     return undefined;
@@ -19,7 +22,7 @@ export function treeCpuSeconds(root: number): number {
     .filter((name) => /^\d+$/.test(name))
     .map((name) => ({ pid: Number(name), ...stat(Number(name)) }));
   const inTree = new Set([root]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of all) {
       if (p.ppid !== undefined && inTree.has(p.ppid) && !inTree.has(p.pid)) {

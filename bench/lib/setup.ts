@@ -53,7 +53,11 @@ export async function setUp(
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection });
   const noopTaskQueue = `bench-noop-${run}`;
-  const noopWorker = spawnTs('no-op worker', 'bench/reference/noop-worker.ts', { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, BENCH_NOOP_TASK_QUEUE: noopTaskQueue });
+  const noopWorker = spawnTs('no-op worker', 'bench/reference/noop-worker.ts', {
+    ...process.env,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    BENCH_NOOP_TASK_QUEUE: noopTaskQueue,
+  });
   const pool = createPool({ connectionString: stack.databaseUrl, max: 4, queryTimeoutMs: 30_000 });
   const workload = new Workload(run, flags.accounts, flags.accounts);
   const classicTopic = `bench.classic.${run}`;

@@ -42,7 +42,13 @@ export function serviceTarget(apiUrl: string, client: Client, workload: Workload
  * Starts a no-op saga with the client directly; done (and closed) when its result arrives. `noopSagaLocal`
  * gets its search attributes at the start, as the service's intake gives them since S9.
  */
-export function noopTarget(client: Client, taskQueue: string, workload: Workload, workflowType: 'noopSaga' | 'noopSagaLocal', kind: 'noop' | 'noopLocal'): Target {
+export function noopTarget(
+  client: Client,
+  taskQueue: string,
+  workload: Workload,
+  workflowType: 'noopSaga' | 'noopSagaLocal',
+  kind: 'noop' | 'noopLocal',
+): Target {
   const ends = new Map<number, Promise<number>>();
   const end = (i: number) => ends.get(i) ?? Promise.reject(new Error(`noop ${i} was never started`));
   return {

@@ -42,7 +42,13 @@ export function applyClassicOrder(pool: Pool, order: ClassicOrder, rewardBasisPo
       }
       const totalCents = orderTotalCents(order.items);
       const orderId = order.messageId;
-      await applyBalanceChange(tx, { accountId: order.customerId, orderId, kind: 'debit', amountCents: -totalCents, idempotencyKey: ledgerKeys.debit(orderId) });
+      await applyBalanceChange(tx, {
+        accountId: order.customerId,
+        orderId,
+        kind: 'debit',
+        amountCents: -totalCents,
+        idempotencyKey: ledgerKeys.debit(orderId),
+      });
       await tx.query(
         `insert into orders (id, customer_id, items, total_cents, status, confirmation, confirmation_decision)
          values ($1, $2, $3, $4, 'CONFIRMED', 'auto', 'confirm')`,

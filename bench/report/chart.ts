@@ -93,7 +93,14 @@ export function renderChart(results: BenchResults): Buffer {
   let y = throughputPanel(canvas, 80, throughput);
   y = latencyPanel(canvas, y, latency);
   let x = 20;
-  for (const [system, label] of [['service', 'SERVICE'], ['baseline', 'BASELINE'], ['noop-local', 'NO-OP (LOCAL)'], ['noop', 'NO-OP'], ['classic', 'CLASSIC'], ['postgres', 'POSTGRESQL']] as const) {
+  for (const [system, label] of [
+    ['service', 'SERVICE'],
+    ['baseline', 'BASELINE'],
+    ['noop-local', 'NO-OP (LOCAL)'],
+    ['noop', 'NO-OP'],
+    ['classic', 'CLASSIC'],
+    ['postgres', 'POSTGRESQL'],
+  ] as const) {
     canvas.rect(x, y, 18, 14, colors[system]);
     canvas.text(x + 24, y, label, ink);
     x += 24 + Canvas.textWidth(label, 2) + 30;

@@ -14,7 +14,17 @@ export function formatTable(r: BenchResults): string {
   const pair = (a: number | null, b: number | null) => (a === null || b === null ? '-' : `${num(a, 0)} / ${num(b, 0)}`);
   const rows = [['scenario', 'rate', 'unit', 'p50 ms', 'p95 ms', 'p99 ms', 'closed p50 / p99', 'accept p50 / p99', 'n']];
   for (const s of r.scenarios) {
-    rows.push([s.name, num(s.ordersPerSec), s.unit, num(s.p50Ms), num(s.p95Ms), num(s.p99Ms), pair(s.workflowClosedP50Ms, s.workflowClosedP99Ms), pair(s.acceptP50Ms, s.acceptP99Ms), String(s.count)]);
+    rows.push([
+      s.name,
+      num(s.ordersPerSec),
+      s.unit,
+      num(s.p50Ms),
+      num(s.p95Ms),
+      num(s.p99Ms),
+      pair(s.workflowClosedP50Ms, s.workflowClosedP99Ms),
+      pair(s.acceptP50Ms, s.acceptP99Ms),
+      String(s.count),
+    ]);
   }
   const table = columns(rows).split('\n');
   table.splice(1, 0, table[0]!.replace(/[^|]/g, '-'));
@@ -32,7 +42,9 @@ export function formatTable(r: BenchResults): string {
     );
   }
   if (r.workers?.length) {
-    out.push(`  workers: ${r.workers.map((w) => `${w.workers} -> ${num(w.ordersPerSec)} orders/s (x${share(r.ratios.workers[String(w.workers)] ?? Number.NaN)}), RSS ${w.workerRssMiB.join('+')} MiB`).join('; ')}`);
+    out.push(
+      `  workers: ${r.workers.map((w) => `${w.workers} -> ${num(w.ordersPerSec)} orders/s (x${share(r.ratios.workers[String(w.workers)] ?? Number.NaN)}), RSS ${w.workerRssMiB.join('+')} MiB`).join('; ')}`,
+    );
   }
   for (const [kind, cpu] of Object.entries(r.cpuPerOrderMs ?? {})) {
     const parts = Object.entries(cpu).filter(([name, ms]) => name !== 'total' && ms >= 0.05);

@@ -91,7 +91,10 @@ export async function classicUnderFaults(ctx: BenchContext): Promise<void> {
   const behind = Array.from({ length: 50 }, (_, k) => workload.request('fault', behindFirst + k));
   await producer.send({ topic, acks: -1, messages: [poison, ...behind].map((m) => ({ partition: 0, value: JSON.stringify(m) })) });
   await sleep(5_000);
-  const processedWithin5s = await countApplied(ctx, behind.map((m) => m.messageId));
+  const processedWithin5s = await countApplied(
+    ctx,
+    behind.map((m) => m.messageId),
+  );
   await Promise.all(consumers.map((c) => c.stop()));
 
   const result: ClassicFaults = {
@@ -112,6 +115,8 @@ export async function classicUnderFaults(ctx: BenchContext): Promise<void> {
     ],
   };
   ctx.results.classicFaults = result;
-  log(`  lost ${result.lost}, doubled ${result.doubled}, ledger balanced ${result.ledgerBalanced}, redelivered and deduped ${result.redeliveredAndDeduped}, retries ${result.transactionRetries}`);
+  log(
+    `  lost ${result.lost}, doubled ${result.doubled}, ledger balanced ${result.ledgerBalanced}, redelivered and deduped ${result.redeliveredAndDeduped}, retries ${result.transactionRetries}`,
+  );
   log(`  poison message: ${processedWithin5s}/${behind.length} messages behind it processed within 5 s`);
 }

@@ -27,9 +27,10 @@ async function waitingCount(ctx: BenchContext): Promise<number> {
     return await ctx.client.workflow.count(query).then((c) => c.count);
   } catch {
     // No count on this server: fall back to the orders whose debit applied (the step just before the wait).
-    const { rows } = await ctx.pool.query<{ n: string }>(`select count(*) as n from saga_steps where step = 'debit' and state = 'applied' and order_id like $1`, [
-      `${ctx.run}-w-%`,
-    ]);
+    const { rows } = await ctx.pool.query<{ n: string }>(
+      `select count(*) as n from saga_steps where step = 'debit' and state = 'applied' and order_id like $1`,
+      [`${ctx.run}-w-%`],
+    );
     return Number(rows[0]!.n);
   }
 }

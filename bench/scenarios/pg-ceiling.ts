@@ -34,11 +34,10 @@ export async function pgCeiling(pool: Pool, run: string, connections: number, se
           const account = accounts[i % accounts.length]!;
           const t0 = performance.now();
           await client.query('begin');
-          const updated = await client.query('update accounts set balance_cents = $3, version = version + 1, updated_at = now() where id = $1 and version = $2', [
-            account.id,
-            account.version,
-            account.balance - 999,
-          ]);
+          const updated = await client.query(
+            'update accounts set balance_cents = $3, version = version + 1, updated_at = now() where id = $1 and version = $2',
+            [account.id, account.version, account.balance - 999],
+          );
           if (updated.rowCount !== 1) throw new Error(`ceiling: ${account.id} lost a race it cannot lose`);
           await client.query(
             `insert into ledger (idempotency_key, account_id, order_id, kind, amount_cents, balance_after_cents, account_version)
@@ -56,5 +55,10 @@ export async function pgCeiling(pool: Pool, run: string, connections: number, se
     }),
   );
   const elapsed = (performance.now() - start) / 1000;
-  return { txPerSec: Math.round((latencies.length / elapsed) * 10) / 10, transactions: latencies.length, seconds: Math.round(elapsed * 100) / 100, latency: summarize(latencies) };
+  return {
+    txPerSec: Math.round((latencies.length / elapsed) * 10) / 10,
+    transactions: latencies.length,
+    seconds: Math.round(elapsed * 100) / 100,
+    latency: summarize(latencies),
+  };
 }

@@ -37,8 +37,21 @@ export async function workerScaling(ctx: BenchContext): Promise<void> {
       ctx.log(`${workers} worker(s): ${ctx.flags.orders} orders, closed loop ...`);
       const { result } = await closed(ctx, 'service', ctx.flags.orders);
       const pids = [...findProcesses(ctx.stack.stackPid, 'worker'), ...extra.map((c) => c.pid)];
-      scale.push({ workers, ordersPerSec: result.ordersPerSec, p50Ms: result.endToEnd.p50Ms, p99Ms: result.endToEnd.p99Ms, workerRssMiB: pids.map((p) => rssMiB(p) ?? 0) });
-      ctx.results.scenarios.push(scenarioFrom(`service max, ${workers} worker process${workers > 1 ? 'es' : ''}`, `service ${workers} worker${workers > 1 ? 's' : ''}`, 'service', result));
+      scale.push({
+        workers,
+        ordersPerSec: result.ordersPerSec,
+        p50Ms: result.endToEnd.p50Ms,
+        p99Ms: result.endToEnd.p99Ms,
+        workerRssMiB: pids.map((p) => rssMiB(p) ?? 0),
+      });
+      ctx.results.scenarios.push(
+        scenarioFrom(
+          `service max, ${workers} worker process${workers > 1 ? 'es' : ''}`,
+          `service ${workers} worker${workers > 1 ? 's' : ''}`,
+          'service',
+          result,
+        ),
+      );
       ctx.log(`  ${result.ordersPerSec} orders/s`);
     }
   } finally {

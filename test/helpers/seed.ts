@@ -32,7 +32,10 @@ export async function ledgerOf(db: Queryable, accountId: string): Promise<{ kind
   return rows;
 }
 
-export async function outboxOf(db: Queryable, orderId: string): Promise<{ event_type: string; payload: Record<string, unknown>; key: string; topic: string }[]> {
+export async function outboxOf(
+  db: Queryable,
+  orderId: string,
+): Promise<{ event_type: string; payload: Record<string, unknown>; key: string; topic: string }[]> {
   const { rows } = await db.query<{ event_type: string; payload: Record<string, unknown>; key: string; topic: string }>(
     'select event_type, payload, key, topic from outbox where order_id = $1',
     [orderId],
