@@ -94,7 +94,7 @@ export class OrderIntake {
     // A short fetch wait, so a partition resumed after a pause is polled again promptly.
     this.consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 1_000 });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.options.logger.error({ err: String(payload.error), restart: payload.restart }, 'Kafka consumer crashed');
+      this.options.logger.error({ err: payload.error, restart: payload.restart }, 'Kafka consumer crashed');
       if (!payload.restart) this.options.onFatalCrash?.(payload.error);
     });
     await this.consumer.connect();

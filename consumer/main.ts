@@ -59,7 +59,7 @@ async function startUntilConnected(logger: Log, start: () => Promise<void>, stop
     try {
       return await start();
     } catch (err) {
-      logger.warn({ err: String(err), retryInMs: delay }, 'Kafka intake could not start; retrying');
+      logger.warn({ err, retryInMs: delay }, 'Kafka intake could not start; retrying');
       await sleep(delay);
     }
   }
@@ -67,7 +67,7 @@ async function startUntilConnected(logger: Log, start: () => Promise<void>, stop
 
 /** Shutdown goes on past a step that fails (a broker or database already gone). */
 async function settle(logger: Log, step: string, done: Promise<unknown>): Promise<void> {
-  await done.catch((err: unknown) => logger.warn({ err: String(err), step }, 'shutdown step failed'));
+  await done.catch((err: unknown) => logger.warn({ err, step }, 'shutdown step failed'));
 }
 
 main().catch((err: unknown) => {

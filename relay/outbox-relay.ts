@@ -80,7 +80,7 @@ export class OutboxRelay {
         backoff = 250;
         if (count === 0) await sleep(this.options.idleMs ?? 200);
       } catch (err) {
-        this.options.logger.warn({ err: String(err), retryInMs: backoff }, 'outbox relay: publish failed; will retry');
+        this.options.logger.warn({ err, retryInMs: backoff }, 'outbox relay: publish failed; will retry');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 5_000);
       }
