@@ -7,6 +7,7 @@ import { freePort } from '../stack/ports';
 import { closeSpawning, readToolchain, repoRoot, startPostgres, startTemporal } from '../stack/servers';
 import { startTemporalPostgres, temporalInternalPorts, temporalServerBins } from '../stack/temporal-postgres';
 import { treeCpuSeconds } from '../bench/lib/proc-cpu';
+import { percentile } from '../bench/lib/stats';
 
 // No-op workflow throughput: the dev server (SQLite) against temporal-server on PostgreSQL, side by side.
 const N = Number(process.env.N ?? 300);
@@ -60,10 +61,6 @@ async function postgresServer(dir: string): Promise<Server> {
       ['postgres', pg.child.pid!],
     ],
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function batch(client: Client, taskQueue: string, kind: string, count: number) {

@@ -3,7 +3,8 @@
  *   node --import tsx bench/run.ts [--quick] [--help]
  * Prints a table; writes bench/results/<date>.json and <date>.png (<date>-quick.* with --quick).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { ChaosStack } from '../chaos/stack';
 import path from 'node:path';
 import { killAllChildrenSync, repoDir, stopAllChildren, stopStartingStack } from './lib/children';
 import type { BenchContext } from './lib/context';
@@ -83,8 +84,8 @@ async function main(argv: string[]): Promise<number> {
   const started = performance.now();
   // Until startOwnStack hands back its stop(), stopping means interrupting the stack that is starting.
   let stopStack: () => Promise<void> = () => stopStartingStack();
-  let stackDir: string | undefined;
-  const removeStackDir = () => stackDir && rmSync(stackDir, { recursive: true, force: true });
+  let discardStack: () => void = () => undefined;
+  const removeStackDir = () => discardStack();
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
@@ -100,9 +101,9 @@ async function main(argv: string[]): Promise<number> {
   process.on('exit', killAllChildrenSync);
 
   const failures: string[] = [];
-  const onStack = (stop: () => Promise<void>, dir: string) => {
-    stopStack = stop;
-    stackDir = dir;
+  const onStack = (stack: Pick<ChaosStack, 'stop' | 'discard'>) => {
+    stopStack = () => stack.stop();
+    discardStack = () => stack.discard();
   };
   const setup = await setUp(flags, results, log, () => interrupted, onStack).catch(async (err: unknown) => {
     await Promise.allSettled([stopAllChildren(), stopStack()]);

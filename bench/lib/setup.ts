@@ -2,9 +2,8 @@
  * Brings up everything the run measures: a stack of its own (startOwnStack), the no-op reference's
  * worker, the references' database, the classic consumer, the seed rows, the producers and pollers.
  */
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startOwnStack } from '../../chaos/stack';
+import { startOwnStack, type ChaosStack } from '../../chaos/stack';
 import { createPool } from '../../db/pool';
 import { createKafka } from '../../messaging/topics';
 import type { BenchResults } from '../report/results';
@@ -40,13 +39,13 @@ export async function setUp(
   results: BenchResults,
   log: (line: string) => void,
   aborted: () => boolean,
-  onStack: (stop: () => Promise<void>, stackDir: string) => void,
+  onStack: (stack: ChaosStack) => void,
 ): Promise<Setup> {
   const run = `b${Date.now().toString(36)}`;
   log('starting a stack of its own on free ports (npm start in a temporary STACK_DIR) ...');
   const t0 = performance.now();
   const stack = await startOwnStack({ LOG_LEVEL: 'warn' });
-  onStack(() => stack.stop(), path.dirname(stack.logDir));
+  onStack(stack);
   results.stackStartSeconds = Math.round((performance.now() - t0) / 100) / 10;
   log(`  up in ${results.stackStartSeconds}s; API ${stack.apiUrl}, Temporal ${stack.temporalAddress}`);
 

@@ -113,6 +113,13 @@ export interface BenchResults {
   notes: string[];
 }
 
+/** A scenario measured outside the drive loops: the fields only those loops fill stay null. */
+export function measuredScenario(
+  s: Pick<Scenario, 'name' | 'short' | 'system' | 'ordersPerSec' | 'unit' | 'p50Ms' | 'p95Ms' | 'p99Ms' | 'count'> & Partial<Scenario>,
+): Scenario {
+  return { failed: 0, offeredPerSec: null, workflowClosedP50Ms: null, workflowClosedP99Ms: null, acceptP50Ms: null, acceptP99Ms: null, ...s };
+}
+
 export function scenarioFrom(name: string, short: string, system: System, r: RunResult, note?: string): Scenario {
   return {
     name,

@@ -6,6 +6,7 @@
 import type { BenchContext } from '../lib/context';
 import { summarize } from '../lib/stats';
 import { postOrder } from '../lib/targets';
+import { measuredScenario } from '../report/results';
 
 export async function duplicatePosts(ctx: BenchContext, first: number, distinct: number): Promise<void> {
   const { flags, workload, stack } = ctx;
@@ -28,23 +29,21 @@ export async function duplicatePosts(ctx: BenchContext, first: number, distinct:
   const seconds = (performance.now() - start) / 1000;
   const s = summarize(latencies);
   if (wrong > 0) throw new Error(`${wrong} duplicate POSTs were not answered 200 duplicate`);
-  ctx.results.scenarios.push({
-    name: `duplicate POST (${flags.concurrency} concurrent)`,
-    short: 'duplicate post req/s',
-    system: 'service',
-    ordersPerSec: Math.round((flags.duplicates / seconds) * 10) / 10,
-    unit: 'requests/s',
-    p50Ms: s.p50Ms,
-    p95Ms: s.p95Ms,
-    p99Ms: s.p99Ms,
-    count: flags.duplicates,
-    failed: 0,
-    offeredPerSec: null,
-    workflowClosedP50Ms: null,
-    workflowClosedP99Ms: null,
-    acceptP50Ms: s.p50Ms,
-    acceptP99Ms: s.p99Ms,
-    note: '200 duplicate: true, answered from processed_messages',
-  });
+  ctx.results.scenarios.push(
+    measuredScenario({
+      name: `duplicate POST (${flags.concurrency} concurrent)`,
+      short: 'duplicate post req/s',
+      system: 'service',
+      ordersPerSec: Math.round((flags.duplicates / seconds) * 10) / 10,
+      unit: 'requests/s',
+      p50Ms: s.p50Ms,
+      p95Ms: s.p95Ms,
+      p99Ms: s.p99Ms,
+      count: flags.duplicates,
+      acceptP50Ms: s.p50Ms,
+      acceptP99Ms: s.p99Ms,
+      note: '200 duplicate: true, answered from processed_messages',
+    }),
+  );
   ctx.log(`  p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`);
 }

@@ -7,6 +7,7 @@ import { DonePoller, orderEnded, startAcknowledged } from '../lib/done-poller';
 import type { BenchContext } from '../lib/context';
 import { summarize } from '../lib/stats';
 import { Topics } from '../../messaging/topics';
+import { measuredScenario } from '../report/results';
 
 export async function kafkaIntake(ctx: BenchContext): Promise<void> {
   const { flags, workload, producer } = ctx;
@@ -35,23 +36,19 @@ export async function kafkaIntake(ctx: BenchContext): Promise<void> {
   started.stop();
   const seconds = (last - t0) / 1000;
   const s = summarize(latencies);
-  ctx.results.scenarios.push({
-    name: 'Kafka intake (produce -> start acknowledged)',
-    short: 'kafka intake msg/s',
-    system: 'service',
-    ordersPerSec: Math.round((count / seconds) * 10) / 10,
-    unit: 'messages/s',
-    p50Ms: s.p50Ms,
-    p95Ms: s.p95Ms,
-    p99Ms: s.p99Ms,
-    count,
-    failed: 0,
-    offeredPerSec: null,
-    workflowClosedP50Ms: null,
-    workflowClosedP99Ms: null,
-    acceptP50Ms: null,
-    acceptP99Ms: null,
-  });
+  ctx.results.scenarios.push(
+    measuredScenario({
+      name: 'Kafka intake (produce -> start acknowledged)',
+      short: 'kafka intake msg/s',
+      system: 'service',
+      ordersPerSec: Math.round((count / seconds) * 10) / 10,
+      unit: 'messages/s',
+      p50Ms: s.p50Ms,
+      p95Ms: s.p95Ms,
+      p99Ms: s.p99Ms,
+      count,
+    }),
+  );
   ctx.log(`  ${(count / seconds).toFixed(1)} messages/s; draining their sagas ...`);
   const ended = new DonePoller(ctx.pool, orderEnded, 250);
   await withTimeout(Promise.all(Array.from({ length: count }, (_, k) => ended.wait(workload.id('intake', first + k)))), 600_000, 'Kafka intake sagas');

@@ -8,7 +8,7 @@ import type { BenchContext } from '../lib/context';
 import { closedLoop, openLoop, type RunResult, type Target } from '../lib/drive';
 import { ratio } from '../lib/stats';
 import type { OrderKind } from '../lib/workload';
-import { scenarioFrom } from '../report/results';
+import { measuredScenario, scenarioFrom } from '../report/results';
 import { pgCeiling } from './pg-ceiling';
 import { cpuPerOrderMs, cpuSnapshot } from '../lib/cpu';
 
@@ -59,7 +59,7 @@ export async function maximumRates(ctx: BenchContext): Promise<{ serviceFirst: n
     scenarioFrom(`no-op workflow, local steps, max (${label})`, 'no-op local max', 'noop-local', noopLocal.result),
     scenarioFrom(`no-op workflow, pre-S9 shape, max (${label})`, 'no-op max', 'noop', noop.result),
     scenarioFrom(`classic consumer max (${label})`, 'classic max', 'classic', classic.result),
-    {
+    measuredScenario({
       name: `PostgreSQL ceiling (${flags.ceilingConnections} connections)`,
       short: 'postgresql tx/s',
       system: 'postgres',
@@ -69,14 +69,8 @@ export async function maximumRates(ctx: BenchContext): Promise<{ serviceFirst: n
       p95Ms: pg.latency.p95Ms,
       p99Ms: pg.latency.p99Ms,
       count: pg.transactions,
-      failed: 0,
-      offeredPerSec: null,
-      workflowClosedP50Ms: null,
-      workflowClosedP99Ms: null,
-      acceptP50Ms: null,
-      acceptP99Ms: null,
       note: 'versioned UPDATE + ledger INSERT, one transaction',
-    },
+    }),
   );
   results.ratios.noopCeiling = ratio(service.result.ordersPerSec, noopLocal.result.ordersPerSec);
   results.ratios.noopBeforeS9 = ratio(service.result.ordersPerSec, noop.result.ordersPerSec);
