@@ -356,6 +356,10 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     expect((await post(`/orders/${ids.message}/confirm`, { anything: 'goes' })).statusCode).toBe(400);
     expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(202);
     expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(202);
+    // No body, labelled as JSON, as many HTTP clients send it.
+    expect(
+      (await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel`, headers: { 'content-type': 'application/json' }, payload: '' })).statusCode,
+    ).toBe(202);
     await waitForResult(ids.message);
     expect((await app.inject({ method: 'POST', url: '/orders/../confirm' })).statusCode).not.toBe(202);
     expect(

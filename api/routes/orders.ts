@@ -141,10 +141,14 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
     return { orderId, decision, status: row.status };
   };
 
-  routes.post('/orders/:orderId/confirm', { schema: { params: orderIdParams, body: confirmSchema, tags: ['orders'] } }, async (request, reply) =>
-    reply.code(202).send(await decide('confirm')(request.params.orderId)),
+  routes.post(
+    '/orders/:orderId/confirm',
+    { config: { bodyOptional: true }, schema: { params: orderIdParams, body: confirmSchema, tags: ['orders'] } },
+    async (request, reply) => reply.code(202).send(await decide('confirm')(request.params.orderId)),
   );
-  routes.post('/orders/:orderId/cancel', { schema: { params: orderIdParams, body: cancelSchema, tags: ['orders'] } }, async (request, reply) =>
-    reply.code(202).send(await decide('cancel')(request.params.orderId, request.body?.reason)),
+  routes.post(
+    '/orders/:orderId/cancel',
+    { config: { bodyOptional: true }, schema: { params: orderIdParams, body: cancelSchema, tags: ['orders'] } },
+    async (request, reply) => reply.code(202).send(await decide('cancel')(request.params.orderId, request.body?.reason)),
   );
 }
