@@ -4,6 +4,14 @@ import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
+/** Files matching `files` may not import from the folders in `forbidden`. */
+const layer = (files, forbidden, message) => ({
+  files: [files],
+  rules: {
+    'no-restricted-imports': ['error', { patterns: [{ group: forbidden.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]), message }] }],
+  },
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.stack/', 'test/fixtures/'] },
   js.configs.recommended,
@@ -22,9 +30,13 @@ export default tseslint.config(
     files: ['*.mjs', '*.mts'],
     ...tseslint.configs.disableTypeChecked,
   },
+  // Dependencies point one way: intake (api, consumer) → start → workflows; activities → billing → db.
+  layer('consumer/**/*.ts', ['api'], 'The Kafka intake may not lean on the HTTP layer; shared shapes live in contract/.'),
+  layer('api/**/*.ts', ['activities'], 'The API may not reach into activities; shared business operations live in billing/ or intake/.'),
+  layer('{activities,billing,db,domain,contract}/**/*.ts', ['api', 'consumer', 'intake'], 'Business code may not depend on the producers.'),
   {
     // Workflow code runs in a deterministic sandbox: no Node built-ins, and only types from activities.
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'contract/saga.ts', 'contract/search-attributes.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,16 +1,17 @@
 import { createBillingActivities } from './billing';
 import type { ActivityDeps } from './deps';
+import { withActivityFailures } from './failures';
 import { createOrderActivities } from './orders';
 import { createStockActivities } from './stock';
 
 export type { ActivityDeps } from './deps';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return withActivityFailures({
     ...createOrderActivities(deps),
     ...createStockActivities(deps),
     ...createBillingActivities(deps),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

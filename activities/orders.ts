@@ -1,18 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { insertPendingOrder, recordConfirmationDecision, selectOrder, selectOrderForUpdate, updateOrderStatus, type OrderRow } from '../db/orders';
+import { Topics } from '../contract/topics';
 import { insertOutboxEvent } from '../db/outbox';
 import { withTransaction, type Queryable } from '../db/pool';
 import { selectStep } from '../db/steps';
-import { BusinessError } from '../domain/errors';
+import { BusinessError, BusinessRuleError } from '../domain/errors';
 import { orderTotalCents, rewardCents, type ConfirmationDecision, type ConfirmationMode, type OrderItem, type SagaStep } from '../domain/order';
-import { applyBalanceChange, ledgerKeys } from './balance';
-import type { ActivityDeps } from './deps';
-import { businessFailure } from './failures';
+import { applyBalanceChange, ledgerKeys } from '../billing/balance';
+import { LostRace, retryOnConflict } from '../db/optimistic-retry';
 import { sanitizeText } from '../domain/text';
-import { ApplicationFailure } from '@temporalio/common';
-import { LostRace, retryOnConflict } from './optimistic-retry';
-
-export const EVENTS_TOPIC = 'orders.events';
+import type { ActivityDeps } from './deps';
 
 export interface OpenOrderInput {
   orderId: string;
@@ -42,7 +39,7 @@ async function writeTerminalEvent(
   await insertOutboxEvent(tx, {
     eventId,
     orderId: order.id,
-    topic: EVENTS_TOPIC,
+    topic: Topics.events,
     key: order.id,
     eventType,
     payload: {
@@ -60,11 +57,11 @@ async function writeTerminalEvent(
 
 /** An order with no items or a total beyond safe integer cents can never apply: a business failure, not a retry. */
 function validTotalCents(items: OrderItem[]): number {
-  if (items.length === 0) throw businessFailure(BusinessError.InvalidOrder, 'an order needs at least one item');
+  if (items.length === 0) throw new BusinessRuleError(BusinessError.InvalidOrder, 'an order needs at least one item');
   try {
     return orderTotalCents(items);
   } catch (err) {
-    throw businessFailure(BusinessError.InvalidOrder, err instanceof Error ? err.message : String(err));
+    throw new BusinessRuleError(BusinessError.InvalidOrder, err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -84,7 +81,7 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
         const order = await selectOrderForUpdate(tx, orderId);
         if (!order) throw new Error(`order ${orderId} not found at commit`);
         if (order.status === 'CONFIRMED') return { rewardCents: 0, alreadyCommitted: true };
-        if (order.status === 'CANCELLED') throw businessFailure(BusinessError.OrderClosed, `order ${orderId} is already cancelled`);
+        if (order.status === 'CANCELLED') throw new BusinessRuleError(BusinessError.OrderClosed, `order ${orderId} is already cancelled`);
         const reward = rewardCents(order.total_cents, rewardBasisPoints);
         if (reward > 0) {
           await applyBalanceChange(tx, {
@@ -117,7 +114,7 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
         });
         const order = (await selectOrderForUpdate(tx, input.orderId))!;
         if (order.status === 'CANCELLED') return { alreadyCancelled: true };
-        if (order.status === 'CONFIRMED') throw businessFailure(BusinessError.OrderClosed, `order ${input.orderId} is already confirmed`);
+        if (order.status === 'CONFIRMED') throw new BusinessRuleError(BusinessError.OrderClosed, `order ${input.orderId} is already confirmed`);
         const updated = await updateOrderStatus(tx, {
           id: input.orderId,
           version: order.version,
@@ -143,7 +140,7 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
   async function cancelOrder(input: CancelInput): Promise<{ alreadyCancelled: boolean; reviewReason?: string }> {
     let reviewReason = input.reviewReason;
     const result = await cancelOnce(input).catch((err: unknown) => {
-      if (!(err instanceof ApplicationFailure && err.type === BusinessError.DataError)) throw err;
+      if (!(err instanceof BusinessRuleError && err.type === BusinessError.DataError)) throw err;
       reviewReason = `data error while cancelling, text sanitised: ${sanitizeText(err.message, 300)}`;
       return cancelOnce({ ...sanitizeOrderText(input), reviewReason });
     });

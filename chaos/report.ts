@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { ReconcileReport } from '../cli/reconcile';
 import type { Pool } from '../db/pool';
-import type { OrderSagaResult } from '../workflows/definitions';
+import type { OrderSagaResult } from '../contract/saga';
 import type { Fault } from './faults';
 
 export interface ChaosReport {

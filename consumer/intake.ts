@@ -1,18 +1,17 @@
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import pg from 'pg';
-import type { z } from 'zod';
-import { kafkaOrderCommandSchema } from '../api/schemas';
+import { orderMessageSchema, type OrderMessage } from '../contract/order';
 import { insertDeadLetter, markDeadLetterProduced, selectDeadLetterForUpdate, type SourceRecord } from '../db/dead-letters';
 import { isDatabaseUnavailable, isDataError } from '../db/errors';
 import { withTransaction, type Pool } from '../db/pool';
 import { IntakeOverloadedError } from '../intake/admission';
-import { MessageConflictError, TemporalUnavailableError, type OrderRequest, type StartResult } from '../intake/start-order';
+import { MessageConflictError, TemporalUnavailableError, type StartResult } from '../intake/start-order';
 import type { Log } from '../lib/logger';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { Topics } from '../messaging/topics';
 import { duplicateKey } from '../domain/json';
 
-export type StartFn = (request: OrderRequest) => Promise<StartResult>;
+export type StartFn = (request: OrderMessage) => Promise<StartResult>;
 
 export interface IntakeOptions {
   kafka: Kafka;
@@ -33,8 +32,6 @@ export interface IntakeOptions {
   /** kafkajs stopped the consumer for good (a non-retriable error); it consumes nothing more. */
   onFatalCrash?: (error: Error) => void;
 }
-
-type KafkaOrderCommand = z.infer<typeof kafkaOrderCommandSchema>;
 
 type DeadLetterError = 'MalformedJson' | 'ValidationError' | 'MessageIdConflict' | 'StartRefused';
 type DeadLetter = { kind: 'dead-letter'; error: DeadLetterError; reason: string; grpcCode?: number };
@@ -190,7 +187,7 @@ export class OrderIntake {
     return delay;
   }
 
-  private async startCommand(command: KafkaOrderCommand, source: SourceRecord): Promise<Outcome> {
+  private async startCommand(command: OrderMessage, source: SourceRecord): Promise<Outcome> {
     try {
       await this.options.start(command);
       return { kind: 'done' };
@@ -251,7 +248,7 @@ export class OrderIntake {
   }
 }
 
-function parse(message: KafkaMessage): { kind: 'command'; command: KafkaOrderCommand } | DeadLetter {
+function parse(message: KafkaMessage): { kind: 'command'; command: OrderMessage } | DeadLetter {
   let value: unknown;
   const text = message.value?.toString('utf8') ?? '';
   try {
@@ -261,7 +258,7 @@ function parse(message: KafkaMessage): { kind: 'command'; command: KafkaOrderCom
   }
   const duplicate = duplicateKey(text);
   if (duplicate !== undefined) return deadLetterOf('MalformedJson', `key ${JSON.stringify(duplicate)} appears twice in one object`);
-  const command = kafkaOrderCommandSchema.safeParse(value);
+  const command = orderMessageSchema.safeParse(value);
   if (!command.success) {
     return deadLetterOf('ValidationError', command.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; '));
   }

@@ -26,3 +26,21 @@ export const businessErrorTypes: string[] = Object.values(BusinessError);
 
 /** Lost optimistic-lock races after the in-activity retries: retryable by Temporal. */
 export const VersionConflictType = 'VersionConflict';
+
+/** A business rule refused the change; the same request fails the same way on every retry. */
+export class BusinessRuleError extends Error {
+  override name = 'BusinessRuleError';
+  constructor(
+    readonly type: BusinessErrorType,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** Optimistic-lock races still lost after the in-process retries: the same request may pass later. */
+export class ContentionError extends Error {
+  override name = 'ContentionError';
+  readonly type = VersionConflictType;
+}

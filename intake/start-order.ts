@@ -14,21 +14,15 @@ import type { Pool } from '../db/pool';
 import type { Admission } from './admission';
 import { isTemporalUnavailable, neverReachedTemporal } from '../lib/temporal-errors';
 import { workflowIdFor, type OrderStatus } from '../domain/order';
-import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey, type OrderSagaInput } from '../workflows/definitions';
+import { toSagaInput, type OrderMessage, type OrderSagaInput } from '../contract/order';
+import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from '../contract/search-attributes';
+import { orderSaga } from '../workflows/order-saga';
 
 const START_DEADLINE_MS = 5_000;
 const LOOKUP_DEADLINE_MS = 2_000;
 /** A claim's owner answers within its start and lookup deadlines; an unresolved claim older than this was given up. */
 const CLAIM_LEASE_MS = START_DEADLINE_MS + LOOKUP_DEADLINE_MS + 1_000;
 const CLAIM_POLL_MS = 25;
-
-export interface OrderRequest {
-  messageId: string;
-  customerId: string;
-  items: { sku: string; quantity: number; unitPriceCents: number }[];
-  confirmation?: 'auto' | 'manual';
-  confirmWithin?: string;
-}
 
 export interface StartResult {
   orderId: string;
@@ -50,7 +44,7 @@ export class TemporalUnavailableError extends Error {
 }
 
 /** A stable hash of what the message asks for (not of how it arrived). */
-export function fingerprint(request: OrderRequest): string {
+export function fingerprint(request: OrderMessage): string {
   const canonical = JSON.stringify({
     customerId: request.customerId,
     items: request.items.map((i) => [i.sku, i.quantity, i.unitPriceCents]),
@@ -68,7 +62,7 @@ export function fingerprint(request: OrderRequest): string {
  */
 export async function startOrder(
   deps: { client: Client; pool: Pool; taskQueue: string; admission?: Admission },
-  request: OrderRequest,
+  request: OrderMessage,
   source: 'rest' | 'kafka',
 ): Promise<StartResult> {
   const claimRow = { messageId: request.messageId, workflowId: workflowIdFor(request.messageId), source, fingerprint: fingerprint(request) };
@@ -81,7 +75,7 @@ export async function startOrder(
 
   const claimed = await claim(deps, claimRow);
   if (typeof claimed === 'object') return result(claimed.runId, true);
-  const runId = await startOrLearn(deps.client, deps.taskQueue, claimRow.workflowId, sagaInput(request)).catch(async (err: unknown) => {
+  const runId = await startOrLearn(deps.client, deps.taskQueue, claimRow.workflowId, toSagaInput(request)).catch(async (err: unknown) => {
     if (err instanceof NotStarted || !(err instanceof TemporalUnavailableError)) await deleteUnstartedMessage(deps.pool, claimRow);
     throw err instanceof NotStarted ? err.cause : err;
   });
@@ -126,18 +120,6 @@ async function neverStarted(client: Client, workflowId: string): Promise<boolean
   }
 }
 
-function sagaInput(request: OrderRequest): OrderSagaInput {
-  return {
-    messageId: request.messageId,
-    customerId: request.customerId,
-    items: request.items,
-    confirmation: request.confirmation,
-    // The schema admits only forms like '10 minutes'; lint cannot resolve the SDK's Duration template type.
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
-    confirmWithin: request.confirmWithin as OrderSagaInput['confirmWithin'],
-  };
-}
-
 /** Wraps an unavailability after which the workflow is known not to exist. */
 class NotStarted extends Error {}
 
@@ -165,7 +147,7 @@ async function startWorkflow(client: Client, taskQueue: string, workflowId: stri
   try {
     // Bounded, so an outage answers 503 in seconds rather than after the SDK's long retry schedule.
     const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
-      client.workflow.start('orderSaga', {
+      client.workflow.start(orderSaga, {
         taskQueue,
         workflowId,
         args: [input],

@@ -1,10 +1,8 @@
 import { Kafka, logLevel, type ITopicConfig } from 'kafkajs';
 
-export const Topics = {
-  commands: 'orders.commands',
-  deadLetters: 'orders.commands.dlq',
-  events: 'orders.events',
-} as const;
+import { Topics } from '../contract/topics';
+
+export { Topics };
 
 /** Per-topic durability settings; production raises replication to 3 and min ISR to 2 (RELIABILITY.md B2). */
 export function topicSpecs({ replicationFactor = 1, minInsyncReplicas = 1, partitions = 3 } = {}): ITopicConfig[] {

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { searchAttributes } from '../contract/search-attributes';
 
 export const repoRoot = path.resolve(__dirname, '..');
 
@@ -355,13 +356,6 @@ function randomClusterId(): string {
 }
 
 // ---------------------------------------------------------------- Temporal
-
-export const searchAttributes = {
-  OrderId: 'Keyword',
-  CustomerId: 'Keyword',
-  OrderStatus: 'Keyword',
-  NeedsReview: 'Bool',
-} as const;
 
 export interface TemporalOptions {
   temporalBin: string;

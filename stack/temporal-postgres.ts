@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { canConnect, ensureDatabase, repoRoot, searchAttributes, spawnManaged, StackError, waitForServer, type ManagedProcess } from './servers';
+import { searchAttributes } from '../contract/search-attributes';
+import { canConnect, ensureDatabase, repoRoot, spawnManaged, StackError, waitForServer, type ManagedProcess } from './servers';
 
 /** TEMPORAL_PERSISTENCE=postgres: temporal-server on the stack's PostgreSQL, the layout of docker-compose.yml. */
 

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../activities';
-import { conflictStats } from '../activities/optimistic-retry';
+import { conflictStats } from '../db/optimistic-retry';
 import { selectStep } from '../db/steps';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { assertInvariants } from './helpers/invariants';

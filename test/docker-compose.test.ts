@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema, loadConfig } from '../config';
 import { Topics, topicSpecs } from '../messaging/topics';
-import { searchAttributes } from '../stack/servers';
+import { searchAttributes } from '../contract/search-attributes';
 
 // Static checks of docker-compose.yml and the Dockerfile: no Docker engine is needed.
 

@@ -3,7 +3,8 @@ import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app';
-import { cancelSchema, kafkaOrderCommandSchema } from '../api/schemas';
+import { cancelSchema } from '../api/schemas';
+import { orderMessageSchema } from '../contract/order';
 import { loadConfig } from '../config';
 import { Limits } from '../domain/limits';
 import { duplicateKey } from '../domain/json';
@@ -94,11 +95,11 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
 
   it('Kafka commands and REST bodies share the text rules: every ID field refuses hostile text', () => {
     const valid = { messageId: 'm-1', customerId: 'alice', items: [{ sku: 'book-1', quantity: 1, unitPriceCents: 100 }] };
-    expect(kafkaOrderCommandSchema.safeParse(valid).success).toBe(true);
+    expect(orderMessageSchema.safeParse(valid).success).toBe(true);
     for (const [name, text] of hostileText) {
       for (const field of ['messageId', 'customerId', 'sku'] as const) {
         const command = field === 'sku' ? { ...valid, items: [{ ...valid.items[0], sku: text }] } : { ...valid, [field]: text };
-        expect(kafkaOrderCommandSchema.safeParse(command).success, `${field} with ${name}`).toBe(false);
+        expect(orderMessageSchema.safeParse(command).success, `${field} with ${name}`).toBe(false);
       }
       expect(cancelSchema.safeParse({ reason: text }).success, `reason with ${name}`).toBe(false);
     }

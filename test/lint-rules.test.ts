@@ -31,6 +31,17 @@ describe('lint rules the project relies on', { timeout: 180_000 }, () => {
     expect(typeImport).toEqual([]);
   });
 
+  it('dependencies point one way: the consumer never imports the API, the API never imports activities', async () => {
+    const consumer = await lintProbe('consumer', "import { buildApp } from '../api/app';\nexport const x = buildApp;\n");
+    expect(consumer.some((m) => m.startsWith('no-restricted-imports:') && m.includes('HTTP layer'))).toBe(true);
+    const api = await lintProbe('api', "import { createActivities } from '../activities';\nexport const x = createActivities;\n");
+    expect(api.some((m) => m.startsWith('no-restricted-imports:') && m.includes('reach into activities'))).toBe(true);
+    const billing = await lintProbe('billing', "import { startOrder } from '../intake/start-order';\nexport const x = startOrder;\n");
+    expect(billing.some((m) => m.startsWith('no-restricted-imports:') && m.includes('producers'))).toBe(true);
+    const allowed = await lintProbe('api', "import { topUp } from '../billing/top-up';\nexport const x = topUp;\n");
+    expect(allowed).toEqual([]);
+  });
+
   it('a floating promise is an error', async () => {
     const messages = await lintProbe('activities', 'async function work(): Promise<void> {}\nexport function run(): void {\n  work();\n}\n');
     expect(messages.some((m) => m.startsWith('@typescript-eslint/no-floating-promises:'))).toBe(true);

@@ -32,7 +32,7 @@ import {
   type OrderSagaResult,
   type OrderSagaStatus,
   type SagaState,
-} from './definitions';
+} from '../contract/saga';
 
 type Activities = ReturnType<typeof createActivities>;
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { conflictStats } from '../../activities/optimistic-retry';
+import { conflictStats } from '../../db/optimistic-retry';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,26 +1,24 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { applyBalanceChange, ledgerKeys } from '../../activities/balance';
-import { retryOnConflict } from '../../activities/optimistic-retry';
+import { topUp } from '../../billing/top-up';
 import { insertAccount, selectAccount } from '../../db/accounts';
 import { selectRecentLedgerEntries } from '../../db/ledger';
-import { withTransaction } from '../../db/pool';
-import { BusinessError, VersionConflictType } from '../../domain/errors';
+import { BusinessError, BusinessRuleError, ContentionError } from '../../domain/errors';
 import { HttpError } from '../http-errors';
 import { accountIdParams, createAccountSchema, creditSchema, idempotencyHeaders } from '../schemas';
 
 /** Maps the balance change's typed failures to answers; anything else goes to the error handler. */
 function topUpError(err: unknown, accountId: string, key: string): unknown {
-  const type = err instanceof ApplicationFailure ? err.type : undefined;
+  if (err instanceof ContentionError) {
+    return new HttpError(503, 'Contention', `account ${accountId} is changing too fast; retry with the same Idempotency-Key`, { 'retry-after': '1' });
+  }
+  const type = err instanceof BusinessRuleError ? err.type : undefined;
   if (type === BusinessError.UnknownAccount) return new HttpError(404, 'AccountNotFound', `no account ${accountId}`);
   if (type === BusinessError.IdempotencyKeyConflict) {
     return new HttpError(409, 'IdempotencyKeyConflict', `Idempotency-Key ${key} was already used on account ${accountId} for a different amount`);
   }
   if (type === BusinessError.BalanceLimitExceeded) return new HttpError(422, 'BalanceLimitExceeded', (err as Error).message);
-  if (type === VersionConflictType) {
-    return new HttpError(503, 'Contention', `account ${accountId} is changing too fast; retry with the same Idempotency-Key`, { 'retry-after': '1' });
-  }
+  if (type === BusinessError.DataError) return new HttpError(422, 'ValueRefused', 'a value is outside what the database accepts');
   return err;
 }
 
@@ -44,17 +42,7 @@ export function registerAccountRoutes(app: FastifyInstance): void {
       const key = request.headers['idempotency-key'];
       if (!key) throw new HttpError(400, 'MissingIdempotencyKey', 'a top-up needs an Idempotency-Key header');
       const { accountId } = request.params;
-      const result = await retryOnConflict(() =>
-        withTransaction(app.db, (tx) =>
-          applyBalanceChange(tx, {
-            accountId,
-            orderId: null,
-            kind: 'credit',
-            amountCents: request.body.amountCents,
-            idempotencyKey: ledgerKeys.credit(accountId, key),
-          }),
-        ),
-      ).catch((err: unknown) => {
+      const result = await topUp(app.db, { accountId, amountCents: request.body.amountCents, requestKey: key }).catch((err: unknown) => {
         throw topUpError(err, accountId, key);
       });
       return reply.code(result.applied ? 201 : 200).send({ accountId, applied: result.applied, balanceAfterCents: result.balanceAfterCents });

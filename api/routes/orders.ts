@@ -7,9 +7,10 @@ import { selectProcessedMessage } from '../../db/processed-messages';
 import { workflowIdFor, type ConfirmationDecision } from '../../domain/order';
 import { IntakeOverloadedError } from '../../intake/admission';
 import { MessageConflictError, startOrder, TemporalUnavailableError } from '../../intake/start-order';
-import { cancelSignal, confirmSignal, statusQuery } from '../../workflows/definitions';
+import { cancelSignal, confirmSignal, statusQuery } from '../../contract/saga';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
-import { cancelSchema, confirmSchema, idempotencyHeaders, orderCommandSchema, orderIdParams } from '../schemas';
+import { orderCommandSchema } from '../../contract/order';
+import { cancelSchema, confirmSchema, idempotencyHeaders, orderIdParams } from '../schemas';
 
 /** How long a request waits for Temporal before answering without it. */
 const SAGA_QUERY_DEADLINE_MS = 3_000;

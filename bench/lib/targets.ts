@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { workflowIdFor } from '../../domain/order';
 import type { Producer } from 'kafkajs';
-import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from '../../workflows/definitions';
+import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from '../../contract/saga';
 import type { DonePoller } from './done-poller';
 import type { Target } from './drive';
 import type { OrderKind, Workload } from './workload';

@@ -3,7 +3,7 @@
  * `accounts` and `skus` rows (so the optimistic locks rarely collide; the figure is the pipeline's, not
  * one hot row's). Order `i` of a given kind always has the same ID and body, so a duplicate is exact.
  */
-import type { OrderRequest } from '../../intake/start-order';
+import type { OrderMessage } from '../../contract/order';
 
 export type OrderKind = 'service' | 'noop' | 'noopLocal' | 'baseline' | 'classic' | 'intake' | 'waiting' | 'fault';
 
@@ -32,7 +32,7 @@ export class Workload {
     return this.accounts[i % this.accounts.length]!;
   }
 
-  request(kind: OrderKind, i: number): OrderRequest {
+  request(kind: OrderKind, i: number): OrderMessage {
     // A different stride for SKUs, so one customer's orders do not always hit the same SKU.
     const sku = this.skus[(i * 7 + 3) % this.skus.length]!;
     return { messageId: this.id(kind, i), customerId: this.customer(i), items: [{ sku, quantity: 1, unitPriceCents }] };

@@ -6,8 +6,9 @@
  * A lost optimistic-lock race re-runs the whole transaction (the saga's own retryOnConflict).
  */
 import { randomUUID } from 'node:crypto';
-import { applyBalanceChange, ledgerKeys } from '../../activities/balance';
-import { LostRace, retryOnConflict } from '../../activities/optimistic-retry';
+import { applyBalanceChange, ledgerKeys } from '../../billing/balance';
+import { LostRace, retryOnConflict } from '../../db/optimistic-retry';
+import { Topics } from '../../contract/topics';
 import { selectInventory, updateAvailableIfVersion } from '../../db/inventory';
 import { insertOutboxEvent } from '../../db/outbox';
 import { withTransaction, type Pool } from '../../db/pool';
@@ -62,7 +63,7 @@ export function applyClassicOrder(pool: Pool, order: ClassicOrder, rewardBasisPo
       await insertOutboxEvent(tx, {
         eventId,
         orderId,
-        topic: 'orders.events',
+        topic: Topics.events,
         key: orderId,
         eventType: 'order.confirmed',
         payload: { eventId, type: 'order.confirmed', orderId, customerId: order.customerId, totalCents, rewardCents: reward },

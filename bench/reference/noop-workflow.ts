@@ -5,7 +5,7 @@
  */
 import { proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import { forwardStep, localForwardStep, localUntilDone, untilDone } from '../../workflows/activity-profiles';
-import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from '../../workflows/definitions';
+import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from '../../contract/saga';
 import type { NoopActivities } from './noop-activities';
 
 const forward = proxyActivities<NoopActivities>(forwardStep);

@@ -1,10 +1,9 @@
 import { selectAccount, updateBalanceIfVersion } from '../db/accounts';
 import { insertLedgerEntry, selectLedgerEntryByKey, type LedgerKind } from '../db/ledger';
+import { LostRace } from '../db/optimistic-retry';
 import type { Queryable } from '../db/pool';
-import { BusinessError } from '../domain/errors';
+import { BusinessError, BusinessRuleError } from '../domain/errors';
 import { Limits } from '../domain/limits';
-import { businessFailure } from './failures';
-import { LostRace } from './optimistic-retry';
 
 export interface BalanceChange {
   accountId: string;
@@ -29,25 +28,33 @@ export async function applyBalanceChange(tx: Queryable, change: BalanceChange): 
   if (existing) {
     // A key proves a repeat only if it repeats the same change; anything else must not pass as a duplicate.
     if (existing.account_id !== change.accountId || existing.kind !== change.kind || existing.amount_cents !== change.amountCents) {
-      throw businessFailure(BusinessError.IdempotencyKeyConflict, `idempotency key ${change.idempotencyKey} was already used for another ${existing.kind}`, {
-        idempotencyKey: change.idempotencyKey,
-      });
+      throw new BusinessRuleError(
+        BusinessError.IdempotencyKeyConflict,
+        `idempotency key ${change.idempotencyKey} was already used for another ${existing.kind}`,
+        {
+          idempotencyKey: change.idempotencyKey,
+        },
+      );
     }
     return { applied: false, balanceAfterCents: existing.balance_after_cents };
   }
   const account = await selectAccount(tx, change.accountId);
-  if (!account) throw businessFailure(BusinessError.UnknownAccount, `unknown account ${change.accountId}`, { accountId: change.accountId });
+  if (!account) throw new BusinessRuleError(BusinessError.UnknownAccount, `unknown account ${change.accountId}`, { accountId: change.accountId });
   const newBalanceCents = account.balance_cents + change.amountCents;
   if (newBalanceCents < 0) {
-    throw businessFailure(BusinessError.InsufficientFunds, `account ${change.accountId} has ${account.balance_cents} cents, needs ${-change.amountCents}`, {
-      accountId: change.accountId,
-      balanceCents: account.balance_cents,
-      requiredCents: -change.amountCents,
-    });
+    throw new BusinessRuleError(
+      BusinessError.InsufficientFunds,
+      `account ${change.accountId} has ${account.balance_cents} cents, needs ${-change.amountCents}`,
+      {
+        accountId: change.accountId,
+        balanceCents: account.balance_cents,
+        requiredCents: -change.amountCents,
+      },
+    );
   }
   // Money the customer adds is bounded; money the service gives back (refund, cashback) never is.
   if (change.kind === 'credit' && newBalanceCents > Limits.maxBalanceCents) {
-    throw businessFailure(
+    throw new BusinessRuleError(
       BusinessError.BalanceLimitExceeded,
       `account ${change.accountId} would hold ${newBalanceCents} cents, above the limit of ${Limits.maxBalanceCents}`,
       {

@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure } from '@temporalio/common';
-import { isCheckViolation, isDataError, isRetryableConflict, isUniqueViolation, sqlState } from '../db/errors';
-import { BusinessError, VersionConflictType } from '../domain/errors';
-import { businessFailure } from './failures';
+import { BusinessError, BusinessRuleError, ContentionError } from '../domain/errors';
+import { isCheckViolation, isDataError, isRetryableConflict, isUniqueViolation, sqlState } from './errors';
 
 /** Thrown inside a transaction when a versioned UPDATE matched no row: someone else won the race. */
 export class LostRace extends Error {
@@ -16,7 +14,7 @@ const isConflict = (err: unknown) => err instanceof LostRace || isRetryableConfl
 
 /**
  * Re-runs a whole read-modify-write transaction after a lost race, with exponential backoff and
- * full jitter. When the bound is reached Temporal's own retry takes over (VersionConflict is retryable).
+ * full jitter. Past the bound it throws ContentionError: an activity's retry or the client's takes over.
  */
 export async function retryOnConflict<T>(work: () => Promise<T>, { attempts = 12, baseDelayMs = 4, maxDelayMs = 250 } = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -26,12 +24,12 @@ export async function retryOnConflict<T>(work: () => Promise<T>, { attempts = 12
       if (isDataError(err) || isCheckViolation(err)) {
         // The same values fail the same way on every retry: say so instead of retrying forever.
         const message = err instanceof Error ? err.message : String(err);
-        throw businessFailure(BusinessError.DataError, `PostgreSQL refused a value (SQLSTATE ${sqlState(err)}): ${message}`, { sqlState: sqlState(err) });
+        throw new BusinessRuleError(BusinessError.DataError, `PostgreSQL refused a value (SQLSTATE ${sqlState(err)}): ${message}`, { sqlState: sqlState(err) });
       }
       if (!isConflict(err)) throw err;
       if (attempt >= attempts) {
         conflictStats.exhausted++;
-        throw ApplicationFailure.retryable(`still losing optimistic-lock races after ${attempts} attempts`, VersionConflictType);
+        throw new ContentionError(`still losing optimistic-lock races after ${attempts} attempts`);
       }
       conflictStats.retried++;
       const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);

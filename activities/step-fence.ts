@@ -1,0 +1,53 @@
+import { retryOnConflict } from '../db/optimistic-retry';
+import { withTransaction, type Pool, type Queryable } from '../db/pool';
+import { insertStep, selectStepForUpdate, updateStepState } from '../db/steps';
+import { BusinessError, BusinessRuleError } from '../domain/errors';
+import type { SagaStep } from '../domain/order';
+
+export type StepOutcome = 'applied' | 'already-applied';
+export type CompensationOutcome = 'compensated' | 'fenced' | 'already-compensated' | 'already-fenced';
+
+/**
+ * A forward step, once: its effect and its saga_steps row commit together. A step already applied is a
+ * no-op; one whose compensation already ran (a fence) is refused, so a late action never applies.
+ */
+export function applyStepOnce(
+  pool: Pool,
+  { orderId, step, what }: { orderId: string; step: SagaStep; what: string },
+  apply: (tx: Queryable) => Promise<Record<string, unknown>>,
+): Promise<StepOutcome> {
+  return retryOnConflict(() =>
+    withTransaction(pool, async (tx) => {
+      const row = await selectStepForUpdate(tx, orderId, step);
+      if (row?.state === 'applied') return 'already-applied';
+      if (row) throw new BusinessRuleError(BusinessError.StepFenced, `${what} for ${orderId} was already rolled back`);
+      const detail = await apply(tx);
+      await insertStep(tx, { orderId, step, state: 'applied', detail });
+      return 'applied';
+    }),
+  );
+}
+
+/**
+ * A step's compensation, once. With no step recorded it writes a fence and changes nothing else (an empty
+ * rollback); otherwise `undo` gets the detail the step stored and the row becomes compensated.
+ */
+export function compensateStepOnce(
+  pool: Pool,
+  { orderId, step }: { orderId: string; step: SagaStep },
+  undo: (tx: Queryable, detail: Record<string, unknown>) => Promise<void>,
+): Promise<CompensationOutcome> {
+  return retryOnConflict(() =>
+    withTransaction(pool, async (tx): Promise<CompensationOutcome> => {
+      const row = await selectStepForUpdate(tx, orderId, step);
+      if (!row) {
+        await insertStep(tx, { orderId, step, state: 'fenced' });
+        return 'fenced';
+      }
+      if (row.state !== 'applied') return row.state === 'fenced' ? 'already-fenced' : 'already-compensated';
+      await undo(tx, row.detail);
+      await updateStepState(tx, { orderId, step, state: 'compensated' });
+      return 'compensated';
+    }),
+  );
+}

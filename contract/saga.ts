@@ -1,0 +1,62 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ConfirmationDecision, SagaStep } from '../domain/order';
+import type { OrderSagaInput } from './order';
+
+/** The saga's contract with its clients (intake, API, CLI, tests): safe to import from workflow code. */
+
+export type { OrderSagaInput } from './order';
+export { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from './search-attributes';
+
+export type SagaState = 'RUNNING' | 'AWAITING_CONFIRMATION' | 'COMPENSATING' | 'CONFIRMED' | 'CANCELLED';
+export type SagaPhase = 'open' | SagaStep | 'confirmation' | 'commit' | 'compensate' | 'cancel' | 'done';
+
+export interface OrderSagaStatus {
+  orderId: string;
+  state: SagaState;
+  currentStep: SagaPhase;
+  stepsApplied: SagaStep[];
+  compensationsDone: { step: SagaStep; outcome: string }[];
+  checkBacksUsed: number;
+  reason?: string;
+  needsReview: boolean;
+  reviewReason?: string;
+}
+
+export type OrderSagaResult = OrderSagaStatus;
+
+export const statusQuery = defineQuery<OrderSagaStatus>('status');
+
+export interface DecisionRequest {
+  decision: ConfirmationDecision;
+  reason?: string;
+}
+
+/** What a decision led to: the order's end state once the saga has committed or compensated. */
+export interface DecisionOutcome {
+  orderId: string;
+  decision: ConfirmationDecision;
+  state: SagaState;
+  reason?: string;
+}
+
+/** Since S10 the one way to confirm or cancel a manual order; its validator refuses when no decision is awaited. */
+export const decideUpdate = defineUpdate<DecisionOutcome, [DecisionRequest]>('decide');
+
+/** Why the validator refused a decision; the update's failure carries it as its type. */
+export const DecisionRefusal = {
+  NotAwaitingDecision: 'NotAwaitingDecision',
+  DecisionConflict: 'DecisionConflict',
+  InvalidDecision: 'InvalidDecision',
+} as const;
+
+/** Before S10: decisions came as signals after the API stored them. Kept for the sagas that still wait that way. */
+export const confirmSignal = defineSignal('confirm');
+export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
+
+export const sagaDefaults: Required<Omit<OrderSagaInput, 'messageId' | 'customerId' | 'items'>> = {
+  confirmation: 'auto',
+  confirmWithin: '10 minutes',
+  checkBackEvery: '1 minute',
+  maxCheckBacks: 15,
+  checkBackInterval: '30 seconds',
+};
