@@ -7,6 +7,7 @@ export interface Log {
   error(obj: object, msg?: string): void;
 }
 
-export function createLogger({ name, level }: { name: string; level: string }): pino.Logger {
-  return pino({ name, level });
+export function createLogger({ name, level, destination }: { name: string; level: string; destination?: pino.DestinationStream }): pino.Logger {
+  // Temporal's SDK puts errors under `error`; without a serializer an Error is written as {}.
+  return pino({ name, level, serializers: { error: pino.stdSerializers.err } }, destination);
 }

@@ -4,11 +4,13 @@ import { createLogger } from '../lib/logger';
 import { createActivities } from '../activities';
 import { createOrderWorker } from './create-worker';
 import { injectFaultsAfterCommit } from './fault-injection';
+import { installRuntimeLogger } from './runtime';
 import { connectWorker } from './temporal-connection';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
+  installRuntimeLogger(logger);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
   const connection = await connectWorker(config);
   const worker = await createOrderWorker({
@@ -16,13 +18,8 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     pool,
-    logger,
     rewardBasisPoints: config.REWARD_BASIS_POINTS,
-    activities: injectFaultsAfterCommit(
-      createActivities({ pool, logger, rewardBasisPoints: config.REWARD_BASIS_POINTS }),
-      config.SAGA_FAULT_AFTER_COMMIT_RATE,
-      logger,
-    ),
+    activities: injectFaultsAfterCommit(createActivities({ pool, rewardBasisPoints: config.REWARD_BASIS_POINTS }), config.SAGA_FAULT_AFTER_COMMIT_RATE),
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker polling');
   // The SDK installs SIGINT/SIGTERM handlers that drain in-flight tasks before run() resolves.

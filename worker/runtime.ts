@@ -1,0 +1,33 @@
+import type { Logger as SdkLogger, LogLevel, LogMetadata } from '@temporalio/common';
+import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import type pino from 'pino';
+
+const pinoLevel = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const satisfies Record<LogLevel, pino.Level>;
+
+/**
+ * The SDK's Logger over pino: the level maps one to one, the meta (workflowId, activityType, attempt,
+ * sdkComponent, …) becomes the line's fields.
+ */
+export function temporalLogger(logger: pino.Logger): SdkLogger {
+  const log = (level: LogLevel, message: string, meta?: LogMetadata) => logger[pinoLevel[level]](meta ?? {}, message);
+  return {
+    log,
+    trace: (message, meta) => log('TRACE', message, meta),
+    debug: (message, meta) => log('DEBUG', message, meta),
+    info: (message, meta) => log('INFO', message, meta),
+    warn: (message, meta) => log('WARN', message, meta),
+    error: (message, meta) => log('ERROR', message, meta),
+  };
+}
+
+/**
+ * Sends every log of this process's Temporal runtime to `logger`: workflow and activity `log` calls, the
+ * SDK's own lines, and Core's (Rust) lines at `coreLevel` and above. Once per process, before any Worker
+ * or NativeConnection exists.
+ */
+export function installRuntimeLogger(logger: pino.Logger, { coreLevel = 'WARN' }: { coreLevel?: LogLevel } = {}): void {
+  Runtime.install({
+    logger: temporalLogger(logger),
+    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: coreLevel }) } },
+  });
+}
