@@ -1,7 +1,5 @@
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { installRuntimeLogger } from '../worker/runtime';
+import { runtimeLogger } from './helpers/loggers';
 
-// Activity failures that tests provoke on purpose would otherwise flood the output.
-Runtime.install({
-  logger: new DefaultLogger('ERROR'),
-  telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
-});
+// As in the worker process, but ERROR only: failures the tests provoke on purpose would flood the output.
+installRuntimeLogger(runtimeLogger, { coreLevel: 'ERROR' });
