@@ -1,9 +1,10 @@
+import { log } from '@temporalio/activity';
 import { applyBalanceChange, ledgerKeys } from '../billing/balance';
 import { BusinessError, BusinessRuleError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
 import { applyStepOnce, compensateStepOnce, type CompensationOutcome, type StepOutcome } from './step-fence';
 
-export function createBillingActivities({ pool, logger }: ActivityDeps) {
+export function createBillingActivities({ pool }: ActivityDeps) {
   /** The versioned debit, its ledger row and the step record commit together or not at all (C3, C8). */
   async function debitAccount({ orderId, accountId, amountCents }: { orderId: string; accountId: string; amountCents: number }): Promise<StepOutcome> {
     if (!Number.isSafeInteger(amountCents) || amountCents < 0) {
@@ -22,7 +23,7 @@ export function createBillingActivities({ pool, logger }: ActivityDeps) {
       const { accountId, amountCents } = detail as { accountId: string; amountCents: number };
       if (amountCents > 0) await applyBalanceChange(tx, { accountId, orderId, kind: 'refund', amountCents, idempotencyKey: ledgerKeys.refund(orderId) });
     });
-    logger.info({ orderId, outcome }, 'refundDebit');
+    log.info('refundDebit', { orderId, outcome });
     return outcome;
   }
 

@@ -3,7 +3,8 @@ import type { Log } from '../lib/logger';
 
 export interface ActivityDeps {
   pool: Pool;
-  logger: Log;
+  /** @deprecated Ignored: activities log through `log` from @temporalio/activity. */
+  logger?: Log;
   /** Cashback on confirmed orders, in basis points of the total (100 = 1%). */
   rewardBasisPoints?: number;
 }

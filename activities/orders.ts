@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { log } from '@temporalio/activity';
 import { insertPendingOrder, recordConfirmationDecision, selectOrder, selectOrderForUpdate, updateOrderStatus, type OrderRow } from '../db/orders';
 import { Topics } from '../contract/topics';
 import { insertOutboxEvent } from '../db/outbox';
@@ -65,7 +66,7 @@ function validTotalCents(items: OrderItem[]): number {
   }
 }
 
-export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }: ActivityDeps) {
+export function createOrderActivities({ pool, rewardBasisPoints = 100 }: ActivityDeps) {
   /** The "half message": durable but not yet visible downstream. Idempotent on the message ID. */
   async function openOrder(input: OpenOrderInput): Promise<{ totalCents: number; created: boolean }> {
     const totalCents = validTotalCents(input.items);
@@ -144,7 +145,7 @@ export function createOrderActivities({ pool, logger, rewardBasisPoints = 100 }:
       reviewReason = `data error while cancelling, text sanitised: ${sanitizeText(err.message, 300)}`;
       return cancelOnce({ ...sanitizeOrderText(input), reviewReason });
     });
-    if (reviewReason) logger.warn({ orderId: input.orderId, reviewReason }, 'order flagged for review');
+    if (reviewReason) log.warn('order flagged for review', { orderId: input.orderId, reviewReason });
     return reviewReason ? { ...result, reviewReason } : result;
   }
 

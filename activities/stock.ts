@@ -1,3 +1,4 @@
+import { log } from '@temporalio/activity';
 import { selectInventory, updateAvailableIfVersion } from '../db/inventory';
 import { LostRace } from '../db/optimistic-retry';
 import { BusinessError, BusinessRuleError } from '../domain/errors';
@@ -12,7 +13,7 @@ function quantitiesBySku(items: readonly OrderItem[]): [string, number][] {
   return [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-export function createStockActivities({ pool, logger }: ActivityDeps) {
+export function createStockActivities({ pool }: ActivityDeps) {
   async function reserveStock({ orderId, items }: { orderId: string; items: OrderItem[] }): Promise<StepOutcome> {
     return applyStepOnce(pool, { orderId, step: 'reserve', what: 'stock reservation' }, async (tx) => {
       const quantities = quantitiesBySku(items);
@@ -42,7 +43,7 @@ export function createStockActivities({ pool, logger }: ActivityDeps) {
         if (!(await updateAvailableIfVersion(tx, { sku, version: row.version, newAvailable: row.available + quantity }))) throw new LostRace(sku);
       }
     });
-    logger.info({ orderId, outcome }, 'releaseStock');
+    log.info('releaseStock', { orderId, outcome });
     return outcome;
   }
 

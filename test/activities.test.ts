@@ -1,11 +1,24 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../activities';
 import { conflictStats } from '../db/optimistic-retry';
 import { selectStep } from '../db/steps';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { assertInvariants } from './helpers/invariants';
-import { quietLogger } from './helpers/loggers';
+import { runtimeLogger } from './helpers/loggers';
 import { availableOf, balanceOf, ledgerOf, outboxOf, seed, uniqueIds } from './helpers/seed';
+import { temporalLogger } from '../worker/runtime';
+
+/** Each activity runs in an activity context, as on a worker: they log through Temporal's `log`. */
+function inActivityContext(activities: Activities): Activities {
+  const logger = temporalLogger(runtimeLogger);
+  return Object.fromEntries(
+    Object.entries(activities).map(([activityType, fn]) => {
+      const env = new MockActivityEnvironment({ activityType }, { logger });
+      return [activityType, (...args: unknown[]) => env.run(fn as (...a: unknown[]) => Promise<unknown>, ...args)];
+    }),
+  ) as Activities;
+}
 
 describe('billing activities on real PostgreSQL', () => {
   let db: TestDatabase;
@@ -13,7 +26,7 @@ describe('billing activities on real PostgreSQL', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    acts = createActivities({ pool: db.pool, logger: quietLogger, rewardBasisPoints: 100 });
+    acts = inActivityContext(createActivities({ pool: db.pool, rewardBasisPoints: 100 }));
   });
   afterAll(async () => db?.drop());
   // Orders here are driven step by step, so some are deliberately left PENDING.

@@ -1,6 +1,6 @@
+import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { Log } from '../lib/logger';
 
 /** The activities whose effect commits in PostgreSQL: a crash between that commit and the reply is the case to prove. */
 const committing = ['openOrder', 'reserveStock', 'debitAccount', 'commitOrder', 'cancelOrder', 'refundDebit', 'releaseStock', 'settleConfirmation'] as const;
@@ -10,7 +10,7 @@ const committing = ['openOrder', 'reserveStock', 'debitAccount', 'commitOrder', 
  * its transaction committed and before it answers, as if the worker died there. Temporal retries it, and
  * the retry must find the effect already applied.
  */
-export function injectFaultsAfterCommit(activities: Activities, rate: number, logger: Log): Activities {
+export function injectFaultsAfterCommit(activities: Activities, rate: number): Activities {
   if (!(rate > 0)) return activities;
   const wrapped: Record<string, unknown> = { ...activities };
   for (const name of committing) {
@@ -18,7 +18,7 @@ export function injectFaultsAfterCommit(activities: Activities, rate: number, lo
     wrapped[name] = async (...args: unknown[]) => {
       const result = await real(...args);
       if (Math.random() < rate) {
-        logger.warn({ activity: name, fault: 'after-commit' }, 'fault injected: activity committed, reply lost');
+        log.warn('fault injected: activity committed, reply lost', { fault: 'after-commit' });
         throw ApplicationFailure.retryable(`injected fault: ${name} committed, then its reply was lost`, 'InjectedFault');
       }
       return result;
