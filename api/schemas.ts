@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cancelBodySchema, cents, idSchema, messageIdSchema } from '../contract/order';
+import type { OrderSagaStatus } from '../contract/saga';
 import { Limits } from '../domain/limits';
 
 /** HTTP-only shapes; the order itself is in contract/order. */
@@ -15,3 +16,116 @@ export const cancelSchema = cancelBodySchema.nullish();
 export const confirmSchema = z.strictObject({}).nullish();
 
 export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional() });
+
+/** The one error shape; every route's error answers use it. */
+export const errorBody = z.object({
+  error: z.string().describe('a stable code, e.g. ValidationError, OrderNotFound, TemporalUnavailable'),
+  message: z.string(),
+  details: z.unknown().optional().describe("ValidationError: one { in, path, message } per problem; a refused decision: the order's state"),
+});
+
+const errorMeanings = {
+  400: 'Bad request: ValidationError (with details), MalformedJson, DuplicateKey, UnsupportedContentType or a route-specific code',
+  401: 'Unauthorized: API_KEY is set and the Authorization header is missing or wrong',
+  404: 'Not found',
+  409: 'Conflict with what was stored before',
+  413: 'PayloadTooLarge: the body is over API_BODY_LIMIT_BYTES',
+  422: 'Refused value: BalanceLimitExceeded, or ValueRefused (outside what the database accepts)',
+  429: 'RateLimited: past the per-client budget',
+  500: 'InternalError: an unexpected failure; the message is masked',
+  503: 'Unavailable (DatabaseUnavailable, TemporalUnavailable, Timeout, ShuttingDown or route-specific): retry after Retry-After seconds',
+} as const;
+export type ErrorStatus = keyof typeof errorMeanings;
+
+/** Answers any route can give: rate limited, an unexpected failure, a timeout or shutdown. */
+const everyRoute = [429, 500, 503] as const;
+
+/** Response schemas for the given error statuses, plus those every route can answer. */
+export function errorResponses<S extends ErrorStatus>(...statuses: S[]): Record<S | (typeof everyRoute)[number], typeof errorBody> {
+  const all = new Set<ErrorStatus>([...statuses, ...everyRoute]);
+  return Object.fromEntries([...all].map((status) => [status, errorBody.describe(errorMeanings[status])])) as Record<
+    S | (typeof everyRoute)[number],
+    typeof errorBody
+  >;
+}
+
+// Answers. Plain types without the input bounds: a stored value must never fail its own answer.
+const int = z.number().int();
+const timestamp = z.iso.datetime();
+const orderStatus = z.enum(['PENDING', 'CONFIRMED', 'CANCELLED']);
+
+export const healthAnswer = z.object({ status: z.literal('ok') }).describe('Alive');
+const reachable = z.enum(['ok', 'unreachable']);
+export const readinessAnswer = z.object({ status: z.enum(['ready', 'not-ready']), database: reachable, temporal: reachable });
+
+export const startAnswer = z.object({
+  orderId: z.string(),
+  workflowId: z.string(),
+  runId: z.string(),
+  duplicate: z.boolean(),
+  status: orderStatus.describe('PENDING until the saga has ended it; a copy of a finished order gets its end state'),
+});
+
+const storedOrder = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  items: z.array(z.object({ sku: z.string(), quantity: int, unitPriceCents: int })),
+  totalCents: int,
+  status: orderStatus,
+  confirmation: z.enum(['auto', 'manual']),
+  cancelReason: z.string().nullable(),
+  needsReview: z.boolean(),
+  reviewReason: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+/** The saga's status query answer. Only orderId and state are required, so a worker of another version never fails the answer. */
+const sagaStatus = z.object({
+  orderId: z.string(),
+  state: z.enum(['RUNNING', 'AWAITING_CONFIRMATION', 'COMPENSATING', 'CONFIRMED', 'CANCELLED']),
+  currentStep: z.string().optional(),
+  stepsApplied: z.array(z.string()).optional(),
+  compensationsDone: z.array(z.object({ step: z.string(), outcome: z.string() })).optional(),
+  checkBacksUsed: int.optional(),
+  reason: z.string().optional(),
+  needsReview: z.boolean().optional(),
+  reviewReason: z.string().optional(),
+});
+// A field added to the saga's status must be added here too, or it would be stripped from the answer.
+const _sagaStatusCovered: Record<keyof OrderSagaStatus, unknown> = sagaStatus.shape;
+const opening = z.object({ orderId: z.string(), status: z.literal('PENDING') });
+const fromWorkflow = { source: z.literal('workflow'), saga: sagaStatus };
+const fromDatabase = { source: z.literal('database'), workflowUnreachable: z.literal(true).optional() };
+/** The first shape that fits is sent, so the fuller ones come first. */
+export const orderAnswer = z
+  .union([
+    storedOrder.extend(fromWorkflow),
+    storedOrder.extend(fromDatabase),
+    opening.extend(fromWorkflow),
+    opening.extend({ ...fromDatabase, workflowUnreachable: z.literal(true) }),
+  ])
+  .describe('While the saga runs: its status query (source "workflow"), with the stored row once written. Else the row (source "database")');
+
+export type OrderAnswer = z.output<typeof orderAnswer>;
+
+export const accountAnswer = z.object({ accountId: z.string(), balanceCents: int, version: int, created: z.boolean() });
+export const creditAnswer = z.object({ accountId: z.string(), applied: z.boolean(), balanceAfterCents: int });
+export const accountDetailsAnswer = z
+  .object({
+    accountId: z.string(),
+    balanceCents: int,
+    openingBalanceCents: int,
+    version: int,
+    recentLedgerEntries: z.array(
+      z.object({
+        key: z.string(),
+        orderId: z.string().nullable(),
+        kind: z.enum(['debit', 'refund', 'reward', 'credit']),
+        amountCents: int,
+        balanceAfterCents: int,
+        at: timestamp,
+      }),
+    ),
+  })
+  .describe('The account and its last 20 ledger entries');
+export const inventoryAnswer = z.object({ sku: z.string(), available: int, version: int }).describe('The stock on hand');

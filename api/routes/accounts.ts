@@ -5,7 +5,42 @@ import { insertAccount, selectAccount } from '../../db/accounts';
 import { selectRecentLedgerEntries } from '../../db/ledger';
 import { BusinessError, BusinessRuleError, ContentionError } from '../../domain/errors';
 import { HttpError } from '../http-errors';
-import { accountIdParams, createAccountSchema, creditSchema, idempotencyHeaders } from '../schemas';
+import {
+  accountAnswer,
+  accountDetailsAnswer,
+  accountIdParams,
+  createAccountSchema,
+  creditAnswer,
+  creditSchema,
+  errorResponses,
+  idempotencyHeaders,
+} from '../schemas';
+
+const tags = ['accounts'];
+const openAccount = {
+  body: createAccountSchema,
+  tags,
+  summary: 'Open an account (idempotent)',
+  response: {
+    201: accountAnswer.describe('Created'),
+    200: accountAnswer.describe('It exists, with this opening balance'),
+    ...errorResponses(400, 401, 409, 413, 422),
+  },
+};
+const credit = {
+  params: accountIdParams,
+  body: creditSchema,
+  headers: idempotencyHeaders,
+  tags,
+  summary: 'Top up an account (idempotent per Idempotency-Key)',
+  response: { 201: creditAnswer.describe('Applied'), 200: creditAnswer.describe('Already applied'), ...errorResponses(400, 401, 404, 409, 413, 422) },
+};
+const readAccount = {
+  params: accountIdParams,
+  tags,
+  summary: 'Balance, version and the last 20 ledger entries',
+  response: { 200: accountDetailsAnswer, ...errorResponses(400, 401, 404) },
+};
 
 /** Maps the balance change's typed failures to answers; anything else goes to the error handler. */
 function topUpError(err: unknown, accountId: string, key: string): unknown {
@@ -25,7 +60,7 @@ function topUpError(err: unknown, accountId: string, key: string): unknown {
 export function registerAccountRoutes(app: FastifyInstance): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
-  routes.post('/accounts', { schema: { body: createAccountSchema, tags: ['accounts'] } }, async (request, reply) => {
+  routes.post('/accounts', { schema: openAccount }, async (request, reply) => {
     const { accountId, openingBalanceCents } = request.body;
     const created = await insertAccount(app.db, { id: accountId, openingBalanceCents });
     const account = (await selectAccount(app.db, accountId))!;
@@ -35,21 +70,17 @@ export function registerAccountRoutes(app: FastifyInstance): void {
     return reply.code(created ? 201 : 200).send({ accountId, balanceCents: account.balance_cents, version: account.version, created });
   });
 
-  routes.post(
-    '/accounts/:accountId/credits',
-    { schema: { params: accountIdParams, body: creditSchema, headers: idempotencyHeaders, tags: ['accounts'] } },
-    async (request, reply) => {
-      const key = request.headers['idempotency-key'];
-      if (!key) throw new HttpError(400, 'MissingIdempotencyKey', 'a top-up needs an Idempotency-Key header');
-      const { accountId } = request.params;
-      const result = await topUp(app.db, { accountId, amountCents: request.body.amountCents, requestKey: key }).catch((err: unknown) => {
-        throw topUpError(err, accountId, key);
-      });
-      return reply.code(result.applied ? 201 : 200).send({ accountId, applied: result.applied, balanceAfterCents: result.balanceAfterCents });
-    },
-  );
+  routes.post('/accounts/:accountId/credits', { schema: credit }, async (request, reply) => {
+    const key = request.headers['idempotency-key'];
+    if (!key) throw new HttpError(400, 'MissingIdempotencyKey', 'a top-up needs an Idempotency-Key header');
+    const { accountId } = request.params;
+    const result = await topUp(app.db, { accountId, amountCents: request.body.amountCents, requestKey: key }).catch((err: unknown) => {
+      throw topUpError(err, accountId, key);
+    });
+    return reply.code(result.applied ? 201 : 200).send({ accountId, applied: result.applied, balanceAfterCents: result.balanceAfterCents });
+  });
 
-  routes.get('/accounts/:accountId', { schema: { params: accountIdParams, tags: ['accounts'] } }, async (request) => {
+  routes.get('/accounts/:accountId', { schema: readAccount }, async (request) => {
     const account = await selectAccount(app.db, request.params.accountId);
     if (!account) throw new HttpError(404, 'AccountNotFound', `no account ${request.params.accountId}`);
     const entries = await selectRecentLedgerEntries(app.db, account.id, 20);
