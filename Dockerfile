@@ -1,6 +1,7 @@
 # App image for the api, worker and consumer (docker-compose.yml picks the command).
 # TypeScript runs through tsx (a runtime dependency), so there is no build step.
-FROM node:20.19.5-bookworm-slim
+# Node 24 LTS, the newer of the two lines CI tests (20 and 24; see README, Node support).
+FROM node:24.21.0-bookworm-slim
 
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
