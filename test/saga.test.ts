@@ -1,3 +1,4 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -6,8 +7,9 @@ import { createActivities, type Activities } from '../activities';
 import { recordConfirmationDecision, selectOrder } from '../db/orders';
 import { workflowIdFor, type OrderItem } from '../domain/order';
 import { workflowsPath } from '../worker/create-worker';
-import type { OrderSagaInput, OrderSagaResult } from '../contract/saga';
-import { cancelSignal, confirmSignal, CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey, statusQuery } from '../contract/saga';
+import type { DecisionRequest, OrderSagaInput, OrderSagaResult } from '../contract/saga';
+import { cancelSignal, CustomerIdKey, decideUpdate, NeedsReviewKey, OrderIdKey, OrderStatusKey, statusQuery } from '../contract/saga';
+import { orderSaga } from '../workflows/order-saga';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { assertInvariants } from './helpers/invariants';
 import { availableOf, balanceOf, ledgerOf, outboxOf, seed, uniqueIds } from './helpers/seed';
@@ -45,13 +47,13 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
       activities: { ...real, ...activities },
     });
     return worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('orderSaga', {
+      const handle = await env.client.workflow.start(orderSaga, {
         taskQueue,
         workflowId: workflowIdFor(input.messageId),
         args: [input],
       });
       if (during) await during(handle.workflowId);
-      const result = (await handle.result()) as OrderSagaResult;
+      const result = await handle.result();
       if (process.env.RECORD_HISTORIES) recordHistory(input.messageId.replace(/-[0-9a-f]{8}$/, ''), await handle.fetchHistory());
       return result;
     });
@@ -65,6 +67,28 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     }
     throw new Error(`workflow ${workflowId} never reached ${state}`);
   }
+
+  const decide = (workflowId: string, request: DecisionRequest) =>
+    env.client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [request], updateId: `decide-${request.decision}` });
+
+  /** The type of the validator's refusal, or 'accepted'. */
+  const refusal = (workflowId: string, request: DecisionRequest) =>
+    env.client.workflow
+      .getHandle(workflowId)
+      .startUpdate(decideUpdate, { args: [request], waitForStage: 'ACCEPTED' })
+      // A refusal is a known outcome that result() hands over at once; an accepted decision is still running.
+      .then((handle) => Promise.race([handle.result(), new Promise((r) => setTimeout(r, 300))]))
+      .then(
+        () => 'accepted',
+        (err: unknown) => (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure ? (err.cause.type ?? 'untyped') : String(err)),
+      );
+
+  const slow =
+    <A extends unknown[], R>(work: (...args: A) => Promise<R>, ms = 1_500) =>
+    async (...args: A) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return work(...args);
+    };
 
   function order(ids: ReturnType<typeof uniqueIds>, items: OrderItem[], extra: Partial<OrderSagaInput> = {}): OrderSagaInput {
     return { messageId: ids.message, customerId: ids.account, items, ...extra };
@@ -161,18 +185,100 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     ]);
   });
 
-  it('manual mode: a confirmation stored in the database without its signal is committed by check-back', async () => {
-    const ids = uniqueIds('stored');
+  it('manual mode: confirm by update answers once committed; the same confirm again gets the same answer', async () => {
+    const ids = uniqueIds('update-confirm');
     await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const outcomes: unknown[] = [];
     const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 400 }], { confirmation: 'manual' }), {
       during: async (workflowId) => {
         await waitForState(workflowId, 'AWAITING_CONFIRMATION');
-        await recordConfirmationDecision(db.pool, { id: ids.message, decision: 'confirm' });
+        outcomes.push(await decide(workflowId, { decision: 'confirm' }));
+        outcomes.push(await decide(workflowId, { decision: 'confirm' }));
       },
     });
     expect(result.state).toBe('CONFIRMED');
+    expect(outcomes).toEqual([
+      { orderId: ids.message, decision: 'confirm', state: 'CONFIRMED' },
+      { orderId: ids.message, decision: 'confirm', state: 'CONFIRMED' },
+    ]);
+    expect((await selectOrder(db.pool, ids.message))?.confirmation_decision).toBe('confirm');
     expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 400 + 4);
     expect(await availableOf(db.pool, ids.sku)).toBe(1);
+  });
+
+  it('manual mode: a decision sent before the saga waits is taken when it gets there', async () => {
+    const ids = uniqueIds('update-early');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    let outcome: unknown;
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 400 }], { confirmation: 'manual' }), {
+      activities: { reserveStock: slow(real.reserveStock, 500) },
+      during: async (workflowId) => {
+        outcome = await decide(workflowId, { decision: 'confirm' });
+      },
+    });
+    expect(result.state).toBe('CONFIRMED');
+    expect(outcome).toEqual({ orderId: ids.message, decision: 'confirm', state: 'CONFIRMED' });
+  });
+
+  it('the validator refuses what the saga is not waiting for, and nothing changes', async () => {
+    const auto = uniqueIds('update-auto');
+    await seed(db.pool, { account: [auto.account, 1_000], skus: [[auto.sku, 2]] });
+    const refused: Record<string, string> = {};
+    const autoResult = await runSaga(order(auto, [{ sku: auto.sku, quantity: 1, unitPriceCents: 100 }]), {
+      activities: { reserveStock: slow(real.reserveStock) },
+      during: async (workflowId) => {
+        refused.auto = await refusal(workflowId, { decision: 'cancel' });
+      },
+    });
+    expect(autoResult.state).toBe('CONFIRMED');
+
+    const manual = uniqueIds('update-refused');
+    await seed(db.pool, { account: [manual.account, 1_000], skus: [[manual.sku, 2]] });
+    const manualResult = await runSaga(order(manual, [{ sku: manual.sku, quantity: 1, unitPriceCents: 100 }], { confirmation: 'manual' }), {
+      activities: { refundDebit: slow(real.refundDebit) },
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        refused.badDecision = await refusal(workflowId, { decision: 'maybe' as 'confirm' });
+        refused.nulReason = await refusal(workflowId, { decision: 'cancel', reason: 'x\u0000' });
+        refused.longReason = await refusal(workflowId, { decision: 'cancel', reason: 'x'.repeat(501) });
+        refused.firstCancel = await refusal(workflowId, { decision: 'cancel', reason: 'changed my mind' });
+        refused.thenConfirm = await refusal(workflowId, { decision: 'confirm' });
+        refused.cancelAgain = await refusal(workflowId, { decision: 'cancel' });
+      },
+    });
+    expect(refused).toEqual({
+      auto: 'NotAwaitingDecision',
+      badDecision: 'InvalidDecision',
+      nulReason: 'InvalidDecision',
+      longReason: 'InvalidDecision',
+      firstCancel: 'accepted',
+      thenConfirm: 'DecisionConflict',
+      cancelAgain: 'accepted',
+    });
+    expect(manualResult).toMatchObject({ state: 'CANCELLED', reason: 'cancelled: changed my mind' });
+    expect(await balanceOf(db.pool, manual.account)).toBe(1_000);
+  });
+
+  it('manual mode: once the window has expired a confirm is refused (time driven explicitly: it does not skip during an update)', async () => {
+    const ids = uniqueIds('update-late');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    let late = '';
+    let releaseRefund!: () => void;
+    const refundHeld = new Promise<void>((resolve) => (releaseRefund = resolve));
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { confirmation: 'manual', confirmWithin: '2 minutes' }), {
+      activities: { refundDebit: async (args) => refundHeld.then(() => real.refundDebit(args)) },
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        // Past the window by a second: a running activity stops the test server skipping time, so more would pass in real time.
+        await env.sleep('121 seconds');
+        await waitForState(workflowId, 'COMPENSATING');
+        late = await refusal(workflowId, { decision: 'confirm' });
+        releaseRefund();
+      },
+    });
+    expect(late).toBe('NotAwaitingDecision');
+    expect(result).toMatchObject({ state: 'CANCELLED', reason: 'confirmation window of 2 minutes expired' });
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
   });
 
   it('manual mode: cancel during the window refunds and releases', async () => {
@@ -181,7 +287,12 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 2, unitPriceCents: 100 }], { confirmation: 'manual' }), {
       during: async (workflowId) => {
         await waitForState(workflowId, 'AWAITING_CONFIRMATION');
-        await env.client.workflow.getHandle(workflowId).signal(cancelSignal, { reason: 'customer changed their mind' });
+        expect(await decide(workflowId, { decision: 'cancel', reason: 'customer changed their mind' })).toEqual({
+          orderId: ids.message,
+          decision: 'cancel',
+          state: 'CANCELLED',
+          reason: 'cancelled: customer changed their mind',
+        });
       },
     });
     expect(result).toMatchObject({ state: 'CANCELLED', reason: 'cancelled: customer changed their mind' });
@@ -325,7 +436,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
       },
       during: async (workflowId) => {
         await waitForState(workflowId, 'AWAITING_CONFIRMATION');
-        await env.client.workflow.getHandle(workflowId).signal(confirmSignal);
+        await decide(workflowId, { decision: 'confirm' });
       },
     });
     expect(result).toMatchObject({ state: 'CONFIRMED', compensationsDone: [] });
@@ -390,7 +501,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { confirmation: 'manual' }), {
       during: async (workflowId) => {
         await waitForState(workflowId, 'AWAITING_CONFIRMATION');
-        // Straight to Temporal, past the API's validation: the saga must survive what PostgreSQL refuses.
+        // The pre-S10 signal, straight to Temporal past every validation: the saga must survive what PostgreSQL refuses.
         await env.client.workflow.getHandle(workflowId).signal(cancelSignal, { reason });
       },
     });
@@ -412,8 +523,8 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect(result).toMatchObject({ state: 'CANCELLED', reason: 'confirmation window of 168 hours expired' });
     const history = await env.client.workflow.getHandle(workflowIdFor(ids.message)).fetchHistory();
     const timers = history.events!.filter((e) => e.timerStartedEventAttributes).length;
-    // Check-backs double from 1 minute to 1 hour: 7 + 167 for a week, where a fixed minute took 10,080 (~110,000 events).
-    expect(timers).toBeLessThanOrEqual(180);
-    expect(history.events!.length).toBeLessThan(2_500);
+    // Since S10 the window is one timer; before it, check-backs doubling to an hour took 174 (S8), and a fixed minute 10,080.
+    expect(timers).toBe(1);
+    expect(history.events!.length).toBeLessThan(40);
   });
 });

@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -23,16 +24,22 @@ import {
   cancelSignal,
   confirmSignal,
   CustomerIdKey,
+  decideUpdate,
+  DecisionRefusal,
   NeedsReviewKey,
   OrderIdKey,
   OrderStatusKey,
   sagaDefaults,
   statusQuery,
+  type DecisionOutcome,
+  type DecisionRequest,
   type OrderSagaInput,
   type OrderSagaResult,
   type OrderSagaStatus,
   type SagaState,
 } from '../contract/saga';
+import { Limits } from '../domain/limits';
+import { textProblem } from '../domain/text';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -103,14 +110,48 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   const shielded = <T>(work: () => Promise<T>): Promise<T> => (localSteps ? CancellationScope.nonCancellable(work) : work());
 
   setHandler(statusQuery, () => status);
-  setHandler(confirmSignal, () => {
-    decision ??= 'confirm';
-  });
-  setHandler(cancelSignal, (args) => {
+  // Decisions are taken while the saga may still ask for one: a manual order before its window closed.
+  let decisionsOpen = options.confirmation === 'manual';
+  /** The first decision a client asked for (update or, before S10, signal); `decision` may also come from a default. */
+  let requested: ConfirmationDecision | undefined;
+  const takeRequest = (asked: ConfirmationDecision, reason?: string) => {
+    requested ??= asked;
     if (decision) return;
-    decision = 'cancel';
-    cancelReason = args?.reason;
-  });
+    decision = asked;
+    cancelReason = reason;
+  };
+  const ended = () => status.state === 'CONFIRMED' || status.state === 'CANCELLED';
+  setHandler(
+    decideUpdate,
+    async (request: DecisionRequest): Promise<DecisionOutcome> => {
+      takeRequest(request.decision, request.reason);
+      // Answered even when the workflow is cancelled meanwhile: the saga still ends, and says how.
+      await CancellationScope.nonCancellable(() => condition(ended));
+      return { orderId, decision: request.decision, state: status.state, ...(status.reason ? { reason: status.reason } : {}) };
+    },
+    { validator: (request: DecisionRequest) => validateDecision(request) },
+  );
+  function validateDecision(request: DecisionRequest): void {
+    const refuse = (type: string, message: string) =>
+      ApplicationFailure.create({
+        type,
+        message,
+        nonRetryable: true,
+        details: [{ state: status.state, currentStep: status.currentStep, decision: requested ?? null }],
+      });
+    if (request?.decision !== 'confirm' && request?.decision !== 'cancel') throw refuse(DecisionRefusal.InvalidDecision, 'decision must be confirm or cancel');
+    const reasonProblem = request.reason === undefined ? undefined : typeof request.reason !== 'string' ? 'must be a string' : textProblem(request.reason);
+    if (reasonProblem || (request.reason?.length ?? 0) > Limits.maxReasonLength)
+      throw refuse(DecisionRefusal.InvalidDecision, `reason ${reasonProblem ?? 'is too long'}`);
+    // The first decision wins; the same one again waits for the same outcome.
+    if (requested === request.decision) return;
+    if (requested) throw refuse(DecisionRefusal.DecisionConflict, `order ${orderId} already has decision ${requested}`);
+    const stillForward = status.state === 'RUNNING' || status.state === 'AWAITING_CONFIRMATION';
+    if (!decisionsOpen || !stillForward || cancelRequested())
+      throw refuse(DecisionRefusal.NotAwaitingDecision, `order ${orderId} is not awaiting a decision (${status.state})`);
+  }
+  setHandler(confirmSignal, () => takeRequest('confirm'));
+  setHandler(cancelSignal, (args) => takeRequest('cancel', args?.reason));
 
   const publishState = (state: SagaState) => {
     status.state = state;
@@ -163,6 +204,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   async function awaitConfirmation(): Promise<void> {
     status.currentStep = 'confirmation';
     publishState('AWAITING_CONFIRMATION');
+    // Versioned change (S10): decisions arrive by update only, so one timer covers the window; sagas
+    // started before it keep re-reading the decision the API stored.
+    if (patched('decision-update')) {
+      await condition(() => decision !== undefined || cancelRequested(), options.confirmWithin);
+      decisionsOpen = false;
+      return;
+    }
     // Versioned change (S8): check-backs double in spacing up to an hour, so the longest window the API
     // accepts (7 days) stays far below the server's history limit; older sagas keep their fixed spacing.
     const spacingGrows = localSteps || patched('decision-check-backs-double');
@@ -177,6 +225,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       decision = (await checks.readConfirmationDecision({ orderId }).catch(unknownUnlessCancelled(null))) ?? undefined;
       if (spacingGrows) every = Math.min(every * 2, longest);
     }
+    decisionsOpen = false;
     if (!decision && !settlesStoredDecision) throw new SagaAbort(windowExpired());
   }
 
@@ -194,6 +243,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     undo.unshift({ step: 'debit', run: () => compensations.refundDebit({ orderId }) });
     await runStep('debit', () => steps.forward.debitAccount({ orderId, accountId: input.customerId, amountCents: totalCents }));
     if (options.confirmation === 'manual') await awaitConfirmation();
+    decisionsOpen = false;
     const signalled = decision;
     const cancelled = cancelRequested();
     if (settlesStoredDecision) {
@@ -214,7 +264,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     await shielded(forwardPath);
     status.currentStep = 'done';
     publishState('CONFIRMED');
-    return status;
+    return await answeredDecisions(status);
   } catch (err) {
     status.reason = describeFailure(err);
     if (err instanceof SagaAbort && err.reviewReason) {
@@ -240,8 +290,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     });
     status.currentStep = 'done';
     publishState('CANCELLED');
-    return status;
+    return await answeredDecisions(status);
   }
+}
+
+/** Returns once every decide update has answered; a workflow cancel must not cut that wait short. */
+async function answeredDecisions(result: OrderSagaResult): Promise<OrderSagaResult> {
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  return result;
 }
 
 /** A failed status read counts as "unknown"; a cancellation of the saga is not swallowed. */
