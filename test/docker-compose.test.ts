@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -6,7 +8,8 @@ import { configSchema, loadConfig } from '../config';
 import { Topics, topicSpecs } from '../messaging/topics';
 import { searchAttributes } from '../contract/search-attributes';
 
-// Static checks of docker-compose.yml and the Dockerfile: no Docker engine is needed.
+// Checks of docker-compose.yml and the Dockerfile without a Docker engine: the file as written, and the
+// project as a Compose implementation (compose-go, docker/compose-validate) loads it.
 
 const repoRoot = path.resolve(__dirname, '..');
 const versions = Object.fromEntries(
@@ -45,8 +48,8 @@ const compose = parse(composeText, { merge: true }) as ComposeFile;
 const services = compose.services ?? {};
 
 const appServices = ['api', 'worker', 'consumer'] as const;
-const oneShotServices = ['temporal-admin-tools', 'kafka-init'] as const;
-const expectedServices = ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'kafka', 'kafka-init', ...appServices];
+const oneShotServices = ['temporal-schema', 'temporal-admin-tools', 'kafka-init'] as const;
+const expectedServices = ['postgresql', 'temporal-schema', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'kafka', 'kafka-init', ...appServices];
 const longRunning = Object.keys(services).filter((name) => !(oneShotServices as readonly string[]).includes(name));
 
 function service(name: string): Service {
@@ -99,6 +102,38 @@ function dependencies(svc: Service): Record<string, string> {
   const deps = svc.depends_on ?? {};
   if (Array.isArray(deps)) return Object.fromEntries(deps.map((name) => [name, 'service_started']));
   return Object.fromEntries(Object.entries(deps).map(([name, dep]) => [name, dep.condition ?? 'service_started']));
+}
+
+/** .stack/toolchain.env, written by stack/toolchain.sh. */
+function readToolchainEnv(): Record<string, string> {
+  const file = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env');
+  if (!existsSync(file)) throw new Error(`${file} is missing; run: npm run toolchain`);
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}
+
+interface ServerConfig {
+  persistence: {
+    numHistoryShards: number;
+    defaultStore: string;
+    visibilityStore: string;
+    datastores: Record<string, { sql?: { pluginName: string; databaseName: string; connectAddr: string; user: string; password: string } }>;
+  };
+  services: Record<string, { rpc: { grpcPort: number; httpPort?: number; bindOnIP: string } } | undefined>;
+}
+
+/** Renders the template forms docker/temporal-server.yaml uses: {{ env "X" }} and {{ env "X" | default "Y" }}. */
+function renderServerConfig(text: string, env: Record<string, string>): string {
+  const rendered = text.replace(
+    /\{\{\s*env "([A-Z_]+)"(?:\s*\|\s*default "([^"]*)")?\s*\}\}/g,
+    (_m, name: string, fallback?: string) => env[name] || (fallback ?? ''),
+  );
+  if (rendered.includes('{{')) throw new Error(`template form this test cannot render: ${/\{\{.*?\}\}/.exec(rendered)?.[0]}`);
+  return rendered;
 }
 
 describe('pinning helpers', () => {
@@ -169,7 +204,8 @@ describe('docker-compose.yml', () => {
       'temporal-admin-tools': 'service_completed_successfully',
     });
     expect(dependencies(service('consumer'))).toMatchObject({ 'kafka-init': 'service_completed_successfully' });
-    expect(dependencies(service('temporal'))).toMatchObject({ postgresql: 'service_healthy' });
+    expect(dependencies(service('temporal'))).toMatchObject({ postgresql: 'service_healthy', 'temporal-schema': 'service_completed_successfully' });
+    expect(dependencies(service('temporal-schema'))).toMatchObject({ postgresql: 'service_healthy' });
   });
 
   it('pins every image to an explicit version', () => {
@@ -178,6 +214,22 @@ describe('docker-compose.yml', () => {
       expect(isPinned(svc.image!), `${name} image ${svc.image} is not pinned`).toBe(true);
     }
     expect(composeText).not.toMatch(/:latest\b/);
+  });
+
+  it('runs the Temporal Server and UI that the embedded dev server runs, without the retired auto-setup image', () => {
+    const toolchain = readToolchainEnv();
+    const reported = spawnSync(toolchain.TEMPORAL_BIN!, ['--version'], { encoding: 'utf8' }).stdout;
+    const match = /\(Server (\d+\.\d+\.\d+), UI (\d+\.\d+\.\d+)\)/.exec(reported);
+    expect(match, `temporal --version said: ${reported}`).not.toBeNull();
+    const [, server, ui] = match!;
+    expect(service('temporal').image).toBe(`temporalio/server:${server}`);
+    expect(service('temporal-schema').image).toBe(`temporalio/admin-tools:${server}`);
+    expect(service('temporal-admin-tools').image).toBe(`temporalio/admin-tools:${server}`);
+    expect(service('temporal-ui').image).toBe(`temporalio/ui:${ui}`);
+    // The opt-in TEMPORAL_PERSISTENCE=postgres stack builds the same versions.
+    expect(versions.TEMPORAL_SERVER_VERSION).toBe(server);
+    expect(versions.TEMPORAL_UI_VERSION).toBe(ui);
+    expect(composeText).not.toMatch(/auto-setup/);
   });
 
   it('sets only configuration keys that config.ts reads, with values it accepts', () => {
@@ -216,10 +268,51 @@ describe('docker-compose.yml', () => {
     const source = mount!.split(':')[0]!;
     expect(path.normalize(source)).toBe(path.normalize('./docker/postgres-init.sql'));
     expect(readFileSync(path.join(repoRoot, source), 'utf8')).toMatch(/CREATE DATABASE orders\b/i);
-    const temporal = environment(service('temporal'));
-    expect(temporal).toMatchObject({ DB: 'postgres12', DB_PORT: '5432', POSTGRES_SEEDS: 'postgresql' });
-    expect(temporal.POSTGRES_PWD).toBe(environment(postgres).POSTGRES_PASSWORD);
-    expect(temporal.POSTGRES_USER).toBe(environment(postgres).POSTGRES_USER);
+  });
+
+  it('configures temporalio/server for PostgreSQL 15: both stores on the postgres12 plugin, in the databases the schema job prepares', () => {
+    const temporal = service('temporal');
+    const env = environment(temporal);
+    const target = env.TEMPORAL_SERVER_CONFIG_FILE_PATH!;
+    const mount = (temporal.volumes ?? []).find((v): v is string => typeof v === 'string' && v.split(':')[1] === target);
+    expect(mount, `nothing mounted at TEMPORAL_SERVER_CONFIG_FILE_PATH ${target}`).toBeDefined();
+    const text = readFileSync(path.join(repoRoot, mount!.split(':')[0]!), 'utf8');
+    expect(text.split('\n').slice(0, 5).join('\n')).toMatch(/^# enable-template$/m);
+    const config = parse(renderServerConfig(text, { ...env, BIND_ON_IP: '172.18.0.5' })) as ServerConfig;
+
+    const postgres = environment(service('postgresql'));
+    const { persistence } = config;
+    expect(persistence.datastores[persistence.defaultStore]?.sql?.databaseName).toBe('temporal');
+    expect(persistence.datastores[persistence.visibilityStore]?.sql?.databaseName).toBe('temporal_visibility');
+    for (const store of [persistence.defaultStore, persistence.visibilityStore]) {
+      const sql = persistence.datastores[store]?.sql;
+      expect(sql, `datastore ${store} is not SQL`).toBeDefined();
+      expect(sql).toMatchObject({
+        pluginName: 'postgres12',
+        connectAddr: 'postgresql:5432',
+        user: postgres.POSTGRES_USER,
+        password: postgres.POSTGRES_PASSWORD,
+      });
+    }
+    expect(persistence.numHistoryShards).toBe(4); // fixed for the life of existing volumes
+    expect(config.services.frontend?.rpc.grpcPort).toBe(7233);
+    expect(config.services.frontend?.rpc.bindOnIP).toBe('172.18.0.5');
+    // The healthcheck asks the frontend's HTTP port.
+    expect(JSON.stringify(temporal.healthcheck?.test)).toContain(`temporal:${config.services.frontend?.rpc.httpPort}/`);
+
+    const schema = service('temporal-schema');
+    expect(environment(schema)).toMatchObject({
+      SQL_PLUGIN: 'postgres12',
+      SQL_HOST: 'postgresql',
+      SQL_PORT: '5432',
+      SQL_USER: postgres.POSTGRES_USER,
+      SQL_PASSWORD: postgres.POSTGRES_PASSWORD,
+    });
+    const script = commandText(schema);
+    expect(script).toMatch(/for pair in temporal:temporal temporal_visibility:visibility;/);
+    expect(script).toContain('create-database');
+    expect(script).toContain('setup-schema -v 0.0');
+    expect(script).toContain('update-schema --schema-name "postgresql/v12/$$schema"');
   });
 
   it('keeps postgres and kafka data in named volumes', () => {
@@ -262,11 +355,69 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('registers the search attributes the workflows use', () => {
+  it('registers the namespace and the search attributes the workflows use', () => {
     const script = commandText(service('temporal-admin-tools'));
-    expect(script).toContain('temporal operator search-attribute create');
+    expect(script).toMatch(/^\s*ns=default$/m);
+    expect(loadConfig(Object.fromEntries(Object.entries(environment(service('worker'))).map(([k, v]) => [k, interpolateUnset(v)]))).TEMPORAL_NAMESPACE).toBe(
+      'default',
+    );
+    expect(script).toMatch(/namespace create --namespace "\$\$ns"/);
+    expect(script).toMatch(/search-attribute create --namespace "\$\$ns" --name "\$\$1" --type "\$\$2"/);
     for (const [name, type] of Object.entries(searchAttributes)) {
       expect(script, name).toMatch(new RegExp(`\\b${name}\\s+(--type\\s+)?${type}\\b`));
+    }
+  });
+});
+
+describe('docker-compose.yml loaded by compose-go (docker/compose-validate)', () => {
+  const validate = (file: string) => {
+    const bin = readToolchainEnv().COMPOSE_VALIDATE_BIN;
+    if (!bin || !existsSync(bin)) throw new Error('COMPOSE_VALIDATE_BIN in toolchain.env points nowhere; run: npm run toolchain');
+    return spawnSync(bin, [file], { encoding: 'utf8', timeout: 30_000 });
+  };
+
+  it('loads, interpolates, normalises and passes the consistency checks, as docker compose would', () => {
+    const result = validate(path.join(repoRoot, 'docker-compose.yml'));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const project = JSON.parse(result.stdout) as {
+      name: string;
+      services: Record<string, { volumes?: { type: string; source: string }[]; depends_on?: Record<string, { condition: string }> }>;
+    };
+    expect(project.name).toBe('saga-orchestrator');
+    expect(Object.keys(project.services).sort()).toEqual([...expectedServices].sort());
+    // Docker would create a missing bind source as an empty directory; every one must exist.
+    const binds = Object.values(project.services).flatMap((svc) => (svc.volumes ?? []).filter((v) => v.type === 'bind'));
+    expect(binds.length).toBeGreaterThanOrEqual(2);
+    for (const bind of binds) expect(existsSync(bind.source), bind.source).toBe(true);
+    expect(project.services.temporal?.depends_on?.['temporal-schema']?.condition).toBe('service_completed_successfully');
+  });
+
+  it('fails on a broken service reference', () => {
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'compose-broken-'));
+    try {
+      const broken = composeText.replace(/^( {6})temporal-schema:\n( {8}condition: service_completed_successfully)$/m, '$1temporal-schemas:\n$2');
+      expect(broken).not.toBe(composeText);
+      const file = path.join(scratch, 'docker-compose.yml');
+      writeFileSync(file, broken);
+      const result = validate(file);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/service "temporal" depends on undefined service "temporal-schemas"/);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('fails on a key the Compose Specification does not define', () => {
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'compose-broken-'));
+    try {
+      const file = path.join(scratch, 'docker-compose.yml');
+      writeFileSync(file, composeText.replace(/^( {4})restart: "no"$/m, '$1restart: "no"\n$1retsart: "no"'));
+      const result = validate(file);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/retsart/);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 });
