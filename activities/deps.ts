@@ -1,10 +1,8 @@
 import type { Pool } from '../db/pool';
-import type { Log } from '../lib/logger';
 
+/** Activities log through `log` from @temporalio/activity, so each line carries its workflow and activity. */
 export interface ActivityDeps {
   pool: Pool;
-  /** @deprecated Ignored: activities log through `log` from @temporalio/activity. */
-  logger?: Log;
   /** Cashback on confirmed orders, in basis points of the total (100 = 1%). */
   rewardBasisPoints?: number;
 }

@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { assertInvariants } from './helpers/invariants';
 import { availableOf, balanceOf, ledgerOf, outboxOf, seed, uniqueIds } from './helpers/seed';
 import { startTimeSkippingEnv } from './helpers/temporal';
-import { quietLogger, quietBundlerLogger } from './helpers/loggers';
+import { quietBundlerLogger } from './helpers/loggers';
 import { recordHistory } from './helpers/histories';
 
 describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
@@ -26,7 +26,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
 
   beforeAll(async () => {
     [env, bundle, db] = await Promise.all([startTimeSkippingEnv(), bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }), createTestDatabase()]);
-    real = createActivities({ pool: db.pool, logger: quietLogger, rewardBasisPoints: 100 });
+    real = createActivities({ pool: db.pool, rewardBasisPoints: 100 });
   });
   afterAll(async () => {
     await env?.teardown();

@@ -5,7 +5,7 @@ import { workflowIdFor } from '../../domain/order';
 import { createOrderWorker, workflowsPath } from '../../worker/create-worker';
 import { createTestDatabase } from './database';
 import { createDevServer } from './dev-server';
-import { quietBundlerLogger, quietLogger } from './loggers';
+import { quietBundlerLogger } from './loggers';
 
 /** A fresh database, a real Temporal dev server and an order worker on its own task queue. */
 export async function startRealStack() {
@@ -26,7 +26,7 @@ export async function startRealStack() {
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const workerConnection = await NativeConnection.connect({ address: temporal.address });
-  const worker: Worker = await createOrderWorker({ connection: workerConnection, taskQueue, workflowBundle: bundle, pool: db.pool, logger: quietLogger });
+  const worker: Worker = await createOrderWorker({ connection: workerConnection, taskQueue, workflowBundle: bundle, pool: db.pool });
   const workerDone = worker.run();
 
   return {
@@ -36,7 +36,7 @@ export async function startRealStack() {
     taskQueue,
     /** Another order worker, on another task queue, with the same bundle. */
     async startWorker(queue: string): Promise<{ stop(): Promise<void> }> {
-      const extra = await createOrderWorker({ connection: workerConnection, taskQueue: queue, workflowBundle: bundle, pool: db.pool, logger: quietLogger });
+      const extra = await createOrderWorker({ connection: workerConnection, taskQueue: queue, workflowBundle: bundle, pool: db.pool });
       const done = extra.run();
       return {
         async stop() {
