@@ -4,16 +4,17 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config';
-import { registerAdmission } from './plugins/admission';
-import { registerAuth } from './plugins/auth';
+import admission from './plugins/admission';
+import auth from './plugins/auth';
 import { clientErrorHandler } from './plugins/client-errors';
-import { registerDatabase } from './plugins/database';
-import { frameworkErrors, registerErrorHandler } from './plugins/errors';
-import { refuseDuplicateKeys } from './plugins/json';
-import { registerShutdown } from './plugins/shutdown';
-import { registerMetrics } from './plugins/metrics';
-import { registerTemporal } from './plugins/temporal';
+import database from './plugins/database';
+import errors, { frameworkErrors } from './plugins/errors';
+import json from './plugins/json';
+import metrics from './plugins/metrics';
+import shutdown from './plugins/shutdown';
+import temporal from './plugins/temporal';
 import { registerAccountRoutes } from './routes/accounts';
+import { registerDecisionRoutes } from './routes/decisions';
 import { registerHealthRoutes } from './routes/health';
 import { registerInventoryRoutes } from './routes/inventory';
 import { registerOrderRoutes } from './routes/orders';
@@ -34,26 +35,27 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  // JSON only: other content types are refused before they reach a route.
-  app.removeContentTypeParser('text/plain');
-  refuseDuplicateKeys(app);
-  registerErrorHandler(app);
-  registerShutdown(app);
-  await app.register(swagger, {
-    openapi: { info: { title: 'saga-orchestrator', version: '0.1.0' } },
-    transform: jsonSchemaTransform,
+  // Plugins load in this order; each checks that the ones it names in `dependencies` came before it.
+  void app.register(errors);
+  void app.register(json);
+  void app.register(shutdown);
+  void app.register(swagger, { openapi: { info: { title: 'saga-orchestrator', version: '0.1.0' } }, transform: jsonSchemaTransform });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
+  void app.register(rateLimit, { max: config.API_RATE_LIMIT_PER_MINUTE, timeWindow: '1 minute' });
+  void app.register(auth, { apiKey: config.API_KEY });
+  void app.register(database, { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
+  void app.register(temporal, { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  void app.register(admission, { taskQueue: config.TEMPORAL_TASK_QUEUE, limit: config.INTAKE_BACKLOG_LIMIT, everyMs: config.INTAKE_BACKLOG_CHECK_MS });
+  void app.register(metrics);
+  // Routes after the plugins, in their own context: they see every decorator and hook above.
+  void app.register((routes, _options, done) => {
+    registerHealthRoutes(routes);
+    registerOrderRoutes(routes, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+    registerDecisionRoutes(routes);
+    registerAccountRoutes(routes);
+    registerInventoryRoutes(routes);
+    done();
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(rateLimit, { max: config.API_RATE_LIMIT_PER_MINUTE, timeWindow: '1 minute' });
-  registerAuth(app, { apiKey: config.API_KEY });
-  registerDatabase(app, { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
-  registerTemporal(app, { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-  registerAdmission(app, { taskQueue: config.TEMPORAL_TASK_QUEUE, limit: config.INTAKE_BACKLOG_LIMIT, everyMs: config.INTAKE_BACKLOG_CHECK_MS });
-  registerMetrics(app);
-  registerHealthRoutes(app);
-  registerOrderRoutes(app, { taskQueue: config.TEMPORAL_TASK_QUEUE });
-  registerAccountRoutes(app);
-  registerInventoryRoutes(app);
   await app.ready();
   return app;
 }

@@ -146,7 +146,7 @@ export class Load {
       [409],
       [404],
     );
-    if (answer?.status === 202) this.decisions++;
+    if (answer?.status === 200 || answer?.status === 202) this.decisions++;
   }
 
   /** Retries what the API says to retry; anything other than 2xx or `allowed` is recorded as unexpected. */

@@ -174,18 +174,24 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     }
     expect(running).toMatchObject({ source: 'workflow', status: 'PENDING', saga: { state: 'AWAITING_CONFIRMATION', stepsApplied: ['reserve', 'debit'] } });
 
-    expect((await post(`/orders/${ids.message}/confirm`, {})).statusCode).toBe(202);
-    expect((await post(`/orders/${ids.message}/confirm`, {})).statusCode).toBe(202); // idempotent
-    await waitForResult(ids.message);
+    const confirmed = await post(`/orders/${ids.message}/confirm`, {});
+    expect({ code: confirmed.statusCode, body: confirmed.json<unknown>() }).toEqual({
+      code: 200,
+      body: { orderId: ids.message, decision: 'confirm', status: 'CONFIRMED' },
+    });
+    // The same decision again, once the saga has closed: the same answer, from the database.
+    const again = await post(`/orders/${ids.message}/confirm`, {});
+    expect({ code: again.statusCode, body: again.json<unknown>() }).toEqual({ code: 200, body: confirmed.json<unknown>() });
     const closed = await app.inject({ method: 'GET', url: `/orders/${ids.message}` });
     expect(closed.json()).toMatchObject({ source: 'database', status: 'CONFIRMED', totalCents: 500 });
     const cancelTooLate = await post(`/orders/${ids.message}/cancel`, {});
     expect(cancelTooLate.statusCode).toBe(409);
+    expect(cancelTooLate.json()).toMatchObject({ error: 'OrderClosed', details: { status: 'CONFIRMED' } });
     expect((await app.inject({ method: 'GET', url: `/orders/never-${ids.tag}` })).statusCode).toBe(404);
     expect((await post(`/orders/never-${ids.tag}/confirm`, {})).statusCode).toBe(404);
   });
 
-  it('cancel during the window refunds; a later confirm is a 409', async () => {
+  it('cancel during the window answers once refunded; a later confirm is a 409; an auto order takes no decision', async () => {
     const ids = uniqueIds('cancel');
     await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
     await post(
@@ -193,12 +199,24 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
       { customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 700 }], confirmation: 'manual' },
       { 'idempotency-key': ids.message },
     );
-    for (let i = 0; i < 100 && (await db.pool.query('select 1 from orders where id = $1', [ids.message])).rowCount === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect((await post(`/orders/${ids.message}/cancel`, { reason: 'changed my mind' })).statusCode).toBe(202);
+    const cancelled = await post(`/orders/${ids.message}/cancel`, { reason: 'changed my mind' });
+    expect({ code: cancelled.statusCode, body: cancelled.json<unknown>() }).toEqual({
+      code: 200,
+      body: { orderId: ids.message, decision: 'cancel', status: 'CANCELLED', reason: 'cancelled: changed my mind' },
+    });
+    expect(await balanceOf(db.pool, ids.account)).toBe(10_000);
     expect((await post(`/orders/${ids.message}/confirm`, {})).statusCode).toBe(409);
     await waitForResult(ids.message);
+
+    // An auto order: refused while its saga runs (the validator) and after it closed (the database); nothing changes.
+    const auto = uniqueIds('cancel-auto');
+    await seed(db.pool, { account: [auto.account, 10_000], skus: [[auto.sku, 10]] });
+    await post('/orders', { customerId: auto.account, items: [{ sku: auto.sku, quantity: 1, unitPriceCents: 700 }] }, { 'idempotency-key': auto.message });
+    const refused = await post(`/orders/${auto.message}/cancel`, {});
+    expect(refused.statusCode).toBe(409);
+    expect(['NotAwaitingDecision', 'OrderClosed']).toContain(refused.json<{ error: string }>().error);
+    await waitForResult(auto.message);
+    expect((await app.inject({ method: 'GET', url: `/orders/${auto.message}` })).json()).toMatchObject({ status: 'CONFIRMED' });
     expect((await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json()).toMatchObject({ status: 'CANCELLED' });
     expect(await balanceOf(db.pool, ids.account)).toBe(10_000);
   });
@@ -338,8 +356,9 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
         ).statusCode,
       ).toBe(202);
       const [confirm, cancel] = await Promise.all([post(`/orders/${ids.message}/confirm`, {}), post(`/orders/${ids.message}/cancel`, {})]);
-      const winner = confirm.statusCode === 202 ? 'CONFIRMED' : 'CANCELLED';
-      expect([confirm.statusCode, cancel.statusCode].sort()).toEqual([202, 409]);
+      const winner = confirm.statusCode === 200 ? 'CONFIRMED' : 'CANCELLED';
+      expect([confirm.statusCode, cancel.statusCode].sort()).toEqual([200, 409]);
+      expect([confirm, cancel].find((r) => r.statusCode === 409)!.json()).toMatchObject({ error: 'DecisionConflict' });
       await waitForResult(ids.message);
       expect((await app.inject({ method: 'GET', url: `/orders/${ids.message}` })).json()).toMatchObject({ status: winner });
     }
@@ -354,12 +373,17 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
       { 'idempotency-key': ids.message },
     );
     expect((await post(`/orders/${ids.message}/confirm`, { anything: 'goes' })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(202);
-    expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(202);
+    // Asked not to wait: 202 once the saga accepted the decision.
+    const accepted = await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel`, headers: { prefer: 'respond-async' } });
+    expect({ code: accepted.statusCode, body: accepted.json<unknown>() }).toEqual({
+      code: 202,
+      body: { orderId: ids.message, decision: 'cancel', status: 'PENDING' },
+    });
+    expect((await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel` })).statusCode).toBe(200);
     // No body, labelled as JSON, as many HTTP clients send it.
     expect(
       (await app.inject({ method: 'POST', url: `/orders/${ids.message}/cancel`, headers: { 'content-type': 'application/json' }, payload: '' })).statusCode,
-    ).toBe(202);
+    ).toBe(200);
     await waitForResult(ids.message);
     expect((await app.inject({ method: 'POST', url: '/orders/../confirm' })).statusCode).not.toBe(202);
     expect(

@@ -215,7 +215,7 @@ describe('process faults: PostgreSQL restart, Temporal down, a frozen worker', (
     } finally {
       worker.child.kill('SIGCONT');
     }
-    expect((await call('POST', `/orders/${id}/cancel`, { reason: 'test over' })).status).toBe(202);
+    expect([200, 202]).toContain((await call('POST', `/orders/${id}/cancel`, { reason: 'test over' })).status);
     await until('the order cancelled', async () => (await orderStatus(id)) === 'CANCELLED', 60_000);
     await assertInvariants(pool);
   });

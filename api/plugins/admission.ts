@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
+import fp from 'fastify-plugin';
 import { Admission, countBacklog } from '../../intake/admission';
 
 declare module 'fastify' {
@@ -7,16 +8,19 @@ declare module 'fastify' {
   }
 }
 
-/** Counts the saga backlog while the API serves; after the Temporal client, which it reads through. */
-export function registerAdmission(app: FastifyInstance, options: { taskQueue: string; limit: number; everyMs: number }): void {
-  const admission = new Admission(countBacklog(app.temporal, options.taskQueue), options.limit, options.everyMs);
-  app.decorate('admission', admission);
-  app.addHook('onReady', (done) => {
-    admission.start();
-    done();
+/** Counts the saga backlog while the API serves, through the Temporal client. */
+const admission: FastifyPluginCallback<{ taskQueue: string; limit: number; everyMs: number }> = (app, options, done) => {
+  const gate = new Admission(countBacklog(app.temporal, options.taskQueue), options.limit, options.everyMs);
+  app.decorate('admission', gate);
+  app.addHook('onReady', (ready) => {
+    gate.start();
+    ready();
   });
-  app.addHook('onClose', (_instance, done) => {
-    admission.stop();
-    done();
+  app.addHook('onClose', (_instance, closed) => {
+    gate.stop();
+    closed();
   });
-}
+  done();
+};
+
+export default fp(admission, { name: 'admission', dependencies: ['temporal'], fastify: '5.x' });

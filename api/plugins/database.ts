@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
+import fp from 'fastify-plugin';
 import { createPool, type Pool, type PoolOptions } from '../../db/pool';
 
 declare module 'fastify' {
@@ -7,8 +8,12 @@ declare module 'fastify' {
   }
 }
 
-export function registerDatabase(app: FastifyInstance, options: PoolOptions): void {
+/** The PostgreSQL pool, ended when the app closes. */
+const database: FastifyPluginCallback<PoolOptions> = (app, options, done) => {
   const pool = createPool(options);
   app.decorate('db', pool);
   app.addHook('onClose', async () => pool.end());
-}
+  done();
+};
+
+export default fp(database, { name: 'database', fastify: '5.x' });

@@ -1,14 +1,13 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
 import { isCheckViolation, isDataError, isDatabaseUnavailable } from '../../db/errors';
 import { isTemporalUnavailable } from '../../lib/temporal-errors';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
+import type { errorBody } from '../schemas';
 
-export interface ErrorBody {
-  error: string;
-  message: string;
-  details?: unknown;
-}
+export type ErrorBody = z.output<typeof errorBody>;
 
 const fastifyCodes: Record<string, { status: number; error: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, error: 'MalformedJson' },
@@ -33,7 +32,7 @@ function send(reply: FastifyReply, status: number, body: ErrorBody, headers: Rec
 }
 
 /** The one error handler: every failure leaves as `{ error, message, details? }`; 5xx text is masked. */
-export function registerErrorHandler(app: FastifyInstance): void {
+const errors: FastifyPluginCallback = (app, _options, done) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       return send(reply, 400, {
@@ -45,7 +44,12 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const mapped = err instanceof HttpError ? err : unavailable(err);
     if (mapped) {
       if (mapped.statusCode >= 500) request.log.warn({ err }, mapped.message);
-      return send(reply, mapped.statusCode, { error: mapped.code, message: mapped.message }, mapped.headers);
+      return send(
+        reply,
+        mapped.statusCode,
+        { error: mapped.code, message: mapped.message, ...(mapped.details === undefined ? {} : { details: mapped.details }) },
+        mapped.headers,
+      );
     }
     if (isDataError(err) || isCheckViolation(err)) {
       return send(reply, 422, { error: 'ValueRefused', message: 'a value is outside what the database accepts' });
@@ -61,7 +65,10 @@ export function registerErrorHandler(app: FastifyInstance): void {
     return send(reply, statusCode, { error, message: err.message });
   });
   app.setNotFoundHandler((request, reply) => send(reply, 404, { error: 'NotFound', message: `no route ${request.method} ${request.url}` }));
-}
+  done();
+};
+
+export default fp(errors, { name: 'errors', fastify: '5.x' });
 
 /** Router errors (a malformed or over-long path) happen before any route: answer them in the same shape. */
 export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {

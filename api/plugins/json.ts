@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
+import fp from 'fastify-plugin';
 import { duplicateKey } from '../../domain/json';
 import { HttpError } from '../http-errors';
 
@@ -9,20 +10,24 @@ declare module 'fastify' {
   }
 }
 
-/** Fastify's own JSON parser (prototype-poisoning checks included), plus: a key twice in one object is a 400. */
-export function refuseDuplicateKeys(app: FastifyInstance): void {
+/** JSON only, through Fastify's own parser (prototype-poisoning checks included), plus: a key twice in one object is a 400. */
+const json: FastifyPluginCallback = (app, _options, done) => {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, parsed) => {
     const text = body.toString();
     // A route whose body is optional takes "no body" however the client labels it.
-    if (text === '' && request.routeOptions.config.bodyOptional) return done(null, undefined);
+    if (text === '' && request.routeOptions.config.bodyOptional) return parsed(null, undefined);
     void parseJson(request, text, (err, value) => {
-      if (err) return done(err, undefined);
+      if (err) return parsed(err, undefined);
       const duplicate = duplicateKey(text);
       if (duplicate !== undefined)
-        return done(new HttpError(400, 'DuplicateKey', `JSON key ${JSON.stringify(duplicate)} appears twice in one object`), undefined);
-      done(null, value);
+        return parsed(new HttpError(400, 'DuplicateKey', `JSON key ${JSON.stringify(duplicate)} appears twice in one object`), undefined);
+      parsed(null, value);
     });
   });
-}
+  done();
+};
+
+// Its refusals leave through the error handler, in the one error shape.
+export default fp(json, { name: 'json', dependencies: ['errors'], fastify: '5.x' });

@@ -1,6 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
+import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { z } from 'zod';
 import { conflictStats } from '../../db/optimistic-retry';
+import { errorResponses } from '../schemas';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,7 +11,10 @@ declare module 'fastify' {
   }
 }
 
-export function registerMetrics(app: FastifyInstance): void {
+const exposition = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } };
+
+/** Process and intake metrics, served at GET /metrics. */
+const metrics: FastifyPluginCallback = (app, _options, done) => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const ordersStarted = new Counter({
@@ -34,5 +40,12 @@ export function registerMetrics(app: FastifyInstance): void {
     },
   });
   app.decorate('metrics', { ordersStarted });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
-}
+  app.get(
+    '/metrics',
+    { schema: { tags: ['operations'], summary: 'Prometheus metrics', response: { 200: exposition, ...errorResponses(401) } } },
+    async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()),
+  );
+  done();
+};
+
+export default fp(metrics, { name: 'metrics', dependencies: ['admission'], fastify: '5.x' });

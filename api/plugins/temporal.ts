@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
+import fp from 'fastify-plugin';
 import { createTemporalClient } from '../../lib/temporal-client';
 
 declare module 'fastify' {
@@ -8,8 +9,12 @@ declare module 'fastify' {
   }
 }
 
-export function registerTemporal(app: FastifyInstance, options: { address: string; namespace: string }): void {
+/** A lazy Temporal client: the API starts while Temporal is down. */
+const temporal: FastifyPluginCallback<{ address: string; namespace: string }> = (app, options, done) => {
   const { client, connection } = createTemporalClient(options);
   app.decorate('temporal', client);
   app.addHook('onClose', async () => connection.close());
-}
+  done();
+};
+
+export default fp(temporal, { name: 'temporal', fastify: '5.x' });

@@ -1,21 +1,18 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { recordConfirmationDecision, selectOrder, type OrderRow } from '../../db/orders';
+import { selectOrder, type OrderRow } from '../../db/orders';
 import { selectProcessedMessage } from '../../db/processed-messages';
-import { workflowIdFor, type ConfirmationDecision } from '../../domain/order';
+import { workflowIdFor } from '../../domain/order';
 import { IntakeOverloadedError } from '../../intake/admission';
 import { MessageConflictError, startOrder, TemporalUnavailableError } from '../../intake/start-order';
-import { cancelSignal, confirmSignal, statusQuery } from '../../contract/saga';
+import { statusQuery } from '../../contract/saga';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 import { orderCommandSchema } from '../../contract/order';
-import { cancelSchema, confirmSchema, idempotencyHeaders, orderIdParams } from '../schemas';
+import { errorResponses, idempotencyHeaders, orderAnswer, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
 
 /** How long a request waits for Temporal before answering without it. */
 const SAGA_QUERY_DEADLINE_MS = 3_000;
-/** How long a decision waits for a just-started saga to write its order row. */
-const ORDER_ROW_WAIT_MS = 3_000;
 
 function orderView(row: OrderRow) {
   return {
@@ -38,7 +35,19 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
 
   routes.post(
     '/orders',
-    { schema: { body: orderCommandSchema, headers: idempotencyHeaders, tags: ['orders'], summary: 'Place an order (starts its saga)' } },
+    {
+      schema: {
+        body: orderCommandSchema,
+        headers: idempotencyHeaders,
+        tags: ['orders'],
+        summary: 'Place an order (starts its saga)',
+        response: {
+          202: startAnswer.describe('Accepted: its saga started'),
+          200: startAnswer.describe('A copy: the same workflow and run'),
+          ...errorResponses(400, 401, 409, 413, 503),
+        },
+      },
+    },
     async (request, reply) => {
       const headerId = request.headers['idempotency-key'];
       const { messageId: bodyId, ...order } = request.body;
@@ -76,7 +85,13 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
     },
   );
 
-  routes.get('/orders/:orderId', { schema: { params: orderIdParams, tags: ['orders'] } }, async (request) => {
+  const readOrder = {
+    params: orderIdParams,
+    tags: ['orders'],
+    summary: 'An order and, while it runs, its saga',
+    response: { 200: orderAnswer, ...errorResponses(400, 401, 404) },
+  };
+  routes.get('/orders/:orderId', { schema: readOrder }, async (request): Promise<OrderAnswer> => {
     const { orderId } = request.params;
     const saga = await runningSagaStatus(orderId).catch((err: unknown) => {
       request.log.warn({ err, orderId }, 'workflow lookup failed or timed out; answering from the database');
@@ -105,51 +120,4 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
       throw err;
     }
   }
-
-  /** The saga writes the order row in its first step; a decision waits briefly for it, so it is always stored first. */
-  async function orderRowOnceOpened(orderId: string): Promise<OrderRow> {
-    const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
-    await app.temporal
-      .withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, () => handle.describe())
-      .catch((err: unknown) => {
-        throw err instanceof WorkflowNotFoundError ? new HttpError(404, 'OrderNotFound', `no order ${orderId}`) : err;
-      });
-    for (const deadline = Date.now() + ORDER_ROW_WAIT_MS; Date.now() < deadline; await sleep(50)) {
-      const row = await selectOrder(app.db, orderId);
-      if (row) return row;
-    }
-    throw new HttpError(503, 'OrderOpening', `order ${orderId} is still being opened; retry`, { 'retry-after': '1' });
-  }
-
-  const decide = (decision: ConfirmationDecision) => async (orderId: string, reason?: string) => {
-    const row = (await selectOrder(app.db, orderId)) ?? (await orderRowOnceOpened(orderId));
-    const settled = decision === 'confirm' ? 'CONFIRMED' : 'CANCELLED';
-    if (row.status === settled) return { orderId, decision, status: row.status };
-    if (row.status !== 'PENDING') throw new HttpError(409, 'OrderClosed', `order ${orderId} is already ${row.status}`);
-    // Stored first, and the first decision wins: if the signal is lost, the saga's check-back still finds it.
-    const standing = await recordConfirmationDecision(app.db, { id: orderId, decision });
-    if (standing === undefined) {
-      const now = await selectOrder(app.db, orderId);
-      if (now?.status === settled) return { orderId, decision, status: now.status };
-      throw new HttpError(409, 'OrderClosed', `order ${orderId} is already ${now?.status ?? 'closed'}`);
-    }
-    if (standing !== decision) throw new HttpError(409, 'DecisionConflict', `order ${orderId} already has decision ${standing}`);
-    const handle = app.temporal.workflow.getHandle(workflowIdFor(orderId));
-    const signal = () => (decision === 'confirm' ? handle.signal(confirmSignal) : handle.signal(cancelSignal, { reason }));
-    await app.temporal.withDeadline(Date.now() + SAGA_QUERY_DEADLINE_MS, signal).catch((err: unknown) => {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    });
-    return { orderId, decision, status: row.status };
-  };
-
-  routes.post(
-    '/orders/:orderId/confirm',
-    { config: { bodyOptional: true }, schema: { params: orderIdParams, body: confirmSchema, tags: ['orders'] } },
-    async (request, reply) => reply.code(202).send(await decide('confirm')(request.params.orderId)),
-  );
-  routes.post(
-    '/orders/:orderId/cancel',
-    { config: { bodyOptional: true }, schema: { params: orderIdParams, body: cancelSchema, tags: ['orders'] } },
-    async (request, reply) => reply.code(202).send(await decide('cancel')(request.params.orderId, request.body?.reason)),
-  );
 }
