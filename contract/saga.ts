@@ -49,6 +49,13 @@ export const DecisionRefusal = {
   InvalidDecision: 'InvalidDecision',
 } as const;
 
+/**
+ * Does nothing but give the saga a new workflow task. Temporal refuses updates while a workflow's task has
+ * failed (or timed out) repeatedly, until a task completes: a worker killed mid-update can leave a waiting
+ * saga so, with nothing scheduled to wake it before its window ends.
+ */
+export const wakeSignal = defineSignal('wake');
+
 /** Before S10: decisions came as signals after the API stored them. Kept for the sagas that still wait that way. */
 export const confirmSignal = defineSignal('confirm');
 export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');

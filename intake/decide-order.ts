@@ -6,7 +6,8 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { decideUpdate, DecisionRefusal, type DecisionOutcome, type SagaState } from '../contract/saga';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decideUpdate, DecisionRefusal, wakeSignal, type DecisionOutcome, type SagaState } from '../contract/saga';
 import { selectOrder } from '../db/orders';
 import type { Pool } from '../db/pool';
 import { workflowIdFor, type ConfirmationDecision, type OrderStatus } from '../domain/order';
@@ -17,6 +18,7 @@ import { TemporalUnavailableError } from './start-order';
 const ACCEPT_DEADLINE_MS = 5_000;
 /** How long an accepted decision is waited on for its outcome before answering "accepted". */
 const OUTCOME_DEADLINE_MS = 10_000;
+const WAKE_POLL_MS = 250;
 /** Long enough for an outcome the server already sent to be decoded; no round trip happens in it. */
 const KNOWN_OUTCOME_MS = 50;
 
@@ -59,15 +61,30 @@ export async function decideOrder(
   const { client } = deps;
   const { orderId, decision } = request;
   const handle = client.workflow.getHandle(workflowIdFor(orderId));
-  let accepted;
-  try {
-    accepted = await client.withDeadline(Date.now() + ACCEPT_DEADLINE_MS, () =>
+  const acceptBy = Date.now() + ACCEPT_DEADLINE_MS;
+  const send = () =>
+    client.withDeadline(acceptBy, () =>
       handle.startUpdate(decideUpdate, {
         args: [{ decision, ...(request.reason === undefined ? {} : { reason: request.reason }) }],
         updateId: `decide-${decision}`,
         waitForStage: WorkflowUpdateStage.ACCEPTED,
       }),
     );
+  let accepted;
+  try {
+    accepted = await send().catch(async (err: unknown) => {
+      if (!isTaskFailing(err)) throw err;
+      // Wake the saga so a worker completes a task, then ask again while the deadline lasts.
+      await client.withDeadline(acceptBy, () => handle.signal(wakeSignal));
+      for (;;) {
+        await sleep(WAKE_POLL_MS);
+        try {
+          return await send();
+        } catch (again) {
+          if (!isTaskFailing(again) || Date.now() + WAKE_POLL_MS > acceptBy) throw again;
+        }
+      }
+    });
   } catch (err) {
     if (err instanceof WorkflowNotFoundError || isWorkflowClosed(err)) return answerFromDatabase(deps.pool, request);
     throw mapUpdateError(err, orderId);
@@ -109,12 +126,17 @@ function mapUpdateError(err: unknown, orderId: string): unknown {
     const code = Object.values(DecisionRefusal).find((type) => type === failure.type);
     if (code) return new DecisionRefusedError(code, failure.message, { ...current, ...(current.state ? { status: statusOf(current.state) } : {}) });
   }
-  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isTemporalUnavailable(err)) {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isTemporalUnavailable(err) || isTaskFailing(err)) {
     return new TemporalUnavailableError(
       `order ${orderId}: the saga did not take the decision in time; retry the same request (a decision taken meanwhile gets the same answer)`,
     );
   }
   return err;
+}
+
+/** FAILED_PRECONDITION "Workflow Task in failed state": Temporal takes no update until a task of the saga completes. */
+function isTaskFailing(err: unknown): boolean {
+  return err instanceof Error && /workflow task in failed state/i.test(`${err.message} ${err.cause instanceof Error ? err.cause.message : ''}`);
 }
 
 /** Temporal refuses updates to a closed workflow with a FAILED_PRECONDITION-like "already completed". */

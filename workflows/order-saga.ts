@@ -31,6 +31,7 @@ import {
   OrderStatusKey,
   sagaDefaults,
   statusQuery,
+  wakeSignal,
   type DecisionOutcome,
   type DecisionRequest,
   type OrderSagaInput,
@@ -150,6 +151,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     if (!decisionsOpen || !stillForward || cancelRequested())
       throw refuse(DecisionRefusal.NotAwaitingDecision, `order ${orderId} is not awaiting a decision (${status.state})`);
   }
+  setHandler(wakeSignal, () => undefined);
   setHandler(confirmSignal, () => takeRequest('confirm'));
   setHandler(cancelSignal, (args) => takeRequest('cancel', args?.reason));
 
