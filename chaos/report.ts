@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { ReconcileReport } from '../cli/reconcile';
 import type { Pool } from '../db/pool';
-import type { OrderSagaResult } from '../contract/saga';
+import type { orderSaga } from '../workflows/order-saga';
 import type { Fault } from './faults';
 
 export interface ChaosReport {
@@ -52,10 +52,10 @@ export async function checkBacksUsed(client: Client, workflowIds: string[]): Pro
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       for (let id = queue.shift(); id; id = queue.shift()) {
-        const result = (await client.workflow
-          .getHandle(id)
+        const result = await client.workflow
+          .getHandle<typeof orderSaga>(id)
           .result()
-          .catch(() => undefined)) as OrderSagaResult | undefined;
+          .catch(() => undefined);
         total += result?.checkBacksUsed ?? 0;
       }
     }),

@@ -1,3 +1,4 @@
+import { logProbe } from './workflows/log-probe';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -61,8 +62,8 @@ describe('Temporal runtime logs go to pino', () => {
     const taskQueue = `logs-${ids.tag}`;
     const worker = await createOrderWorker({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, pool: db.pool });
     const { workflowId, runId, result } = await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('logProbe', { taskQueue, workflowId: `log-probe-${ids.tag}`, args: [{ orderId: ids.message }] });
-      return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result: (await handle.result()) as unknown };
+      const handle = await env.client.workflow.start(logProbe, { taskQueue, workflowId: `log-probe-${ids.tag}`, args: [{ orderId: ids.message }] });
+      return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result: await handle.result() };
     });
     // Nothing was reserved or debited, so both compensations only fence.
     expect(result).toEqual(['fenced', 'fenced']);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
 import { workflowIdFor } from '../../domain/order';
+import type { orderSaga } from '../../workflows/order-saga';
 import { createOrderWorker, workflowsPath } from '../../worker/create-worker';
 import { createTestDatabase } from './database';
 import { createDevServer } from './dev-server';
@@ -46,7 +47,7 @@ export async function startRealStack() {
       };
     },
     async result(orderId: string): Promise<unknown> {
-      return (await client.workflow.getHandle(workflowIdFor(orderId)).result()) as unknown;
+      return client.workflow.getHandle<typeof orderSaga>(workflowIdFor(orderId)).result();
     },
     async workflowExists(orderId: string): Promise<boolean> {
       try {
