@@ -111,12 +111,19 @@ export async function decideOrder(
   return { orderId, decision, status, ...(outcome.reason ? { reason: outcome.reason } : {}) };
 }
 
-/** The saga has ended (or its history is gone): the order row says how, and a repeat of its decision gets the same answer. */
+/**
+ * The saga has ended (or its history is gone): the order row says how. As in the saga's validator, a manual
+ * order answers the decision that stands (asked for, or taken by the window's expiry) with its outcome.
+ */
 async function answerFromDatabase(pool: Pool, { orderId, decision }: { orderId: string; decision: ConfirmationDecision }): Promise<DecisionResult> {
   const row = await selectOrder(pool, orderId);
   if (!row) throw new OrderNotFoundError(`no order ${orderId}`);
-  if (row.status === settledBy(decision)) return { orderId, decision, status: row.status, ...(row.cancel_reason ? { reason: row.cancel_reason } : {}) };
-  throw new DecisionRefusedError('OrderClosed', `order ${orderId} is already ${row.status}`, { status: row.status, decision: row.confirmation_decision });
+  const current = { status: row.status, state: row.status as SagaState, decision: row.confirmation_decision };
+  if (row.confirmation !== 'manual') throw new DecisionRefusedError('NotAwaitingDecision', `order ${orderId} confirms automatically`, current);
+  if (row.status === settledBy(decision) && row.confirmation_decision === decision) {
+    return { orderId, decision, status: row.status, ...(row.cancel_reason ? { reason: row.cancel_reason } : {}) };
+  }
+  throw new DecisionRefusedError('OrderClosed', `order ${orderId} is already ${row.status}`, current);
 }
 
 function mapUpdateError(err: unknown, orderId: string): unknown {
@@ -128,7 +135,7 @@ function mapUpdateError(err: unknown, orderId: string): unknown {
   }
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isTemporalUnavailable(err) || isTaskFailing(err)) {
     return new TemporalUnavailableError(
-      `order ${orderId}: the saga did not take the decision in time; retry the same request (a decision taken meanwhile gets the same answer)`,
+      `order ${orderId}: the saga has not taken the decision yet and may still take it; retry the same request to learn the outcome`,
     );
   }
   return err;

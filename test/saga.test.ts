@@ -206,6 +206,33 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect(await availableOf(db.pool, ids.sku)).toBe(1);
   });
 
+  it('manual mode: the decision is accepted before the local steps that settle and commit it finish (a slow database does not hold the answer)', async () => {
+    const ids = uniqueIds('update-accepted');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    let settled = false;
+    let settledWhenAccepted: boolean | undefined;
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 400 }], { confirmation: 'manual' }), {
+      activities: {
+        settleConfirmation: async (args) => {
+          await new Promise((r) => setTimeout(r, 2_000));
+          const stored = await real.settleConfirmation(args);
+          settled = true;
+          return stored;
+        },
+      },
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        const accepted = await env.client.workflow
+          .getHandle(workflowId)
+          .startUpdate(decideUpdate, { args: [{ decision: 'confirm' }], updateId: 'decide-confirm', waitForStage: 'ACCEPTED' });
+        settledWhenAccepted = settled;
+        expect(await accepted.result()).toMatchObject({ state: 'CONFIRMED' });
+      },
+    });
+    expect(settledWhenAccepted).toBe(false);
+    expect(result.state).toBe('CONFIRMED');
+  });
+
   it('manual mode: a decision sent before the saga waits is taken when it gets there', async () => {
     const ids = uniqueIds('update-early');
     await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });

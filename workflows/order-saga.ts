@@ -142,10 +142,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       });
     if (request?.decision !== 'confirm' && request?.decision !== 'cancel') throw refuse(DecisionRefusal.InvalidDecision, 'decision must be confirm or cancel');
     const reasonProblem = request.reason === undefined ? undefined : typeof request.reason !== 'string' ? 'must be a string' : textProblem(request.reason);
-    if (reasonProblem || (request.reason?.length ?? 0) > Limits.maxReasonLength)
+    // Counted in code points, as the API's schema and PostgreSQL count.
+    if (reasonProblem || [...(request.reason ?? '')].length > Limits.maxReasonLength)
       throw refuse(DecisionRefusal.InvalidDecision, `reason ${reasonProblem ?? 'is too long'}`);
-    // The first decision wins; the same one again waits for the same outcome.
-    if (requested === request.decision) return;
+    if (options.confirmation !== 'manual') throw refuse(DecisionRefusal.NotAwaitingDecision, `order ${orderId} confirms automatically`);
+    // The first decision wins; the same one again waits for the same outcome, also the decision the window's
+    // expiry or a workflow cancel took (the closed order answers so from the database too).
+    if (requested === request.decision || (!decisionsOpen && decision === request.decision)) return;
     if (requested) throw refuse(DecisionRefusal.DecisionConflict, `order ${orderId} already has decision ${requested}`);
     const stillForward = status.state === 'RUNNING' || status.state === 'AWAITING_CONFIRMATION';
     if (!decisionsOpen || !stillForward || cancelRequested())
@@ -211,6 +214,9 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     if (patched('decision-update')) {
       await condition(() => decision !== undefined || cancelRequested(), options.confirmWithin);
       decisionsOpen = false;
+      // Ends this workflow task, so Temporal records the decision as accepted before the local steps that
+      // settle and commit it run: the client's answer does not wait on the database.
+      if (requested) await sleep(1);
       return;
     }
     // Versioned change (S8): check-backs double in spacing up to an hour, so the longest window the API
