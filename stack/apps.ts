@@ -32,6 +32,8 @@ export function startConsumer(options: AppOptions): Promise<ManagedProcess> {
 }
 
 interface WorkerOptions extends AppOptions {
+  /** `worker`, or `worker-<n>` in a fleet: the process name in restarts and the log file's name. */
+  name: string;
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
@@ -42,7 +44,7 @@ interface WorkerOptions extends AppOptions {
  * identity starts with its PID; matching on it ignores the pollers a killed worker leaves listed for a while.
  */
 export async function startWorker(options: WorkerOptions): Promise<ManagedProcess> {
-  const proc = spawnApp('worker', 'worker/main.ts', options);
+  const proc = spawnApp(options.name, 'worker/main.ts', options);
   const connection = Connection.lazy({ address: options.temporalAddress });
   const polls = async () => {
     const { pollers } = await connection.withDeadline(Date.now() + 2_000, () =>

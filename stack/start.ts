@@ -25,6 +25,8 @@ const stackSchema = z.object({
   TEMPORAL_PERSISTENCE: z.enum(['sqlite', 'postgres']).default('sqlite'),
   STACK_MAX_RESTARTS: wholeNumber(5, 0, 1000),
   STACK_RESTART_WINDOW_SECONDS: wholeNumber(120, 1, 86_400),
+  /** Worker processes on the task queue; `npm run worker` adds more anywhere. */
+  WORKERS: wholeNumber(1, 1, 32),
 });
 
 /** Aborted once the stack stops (Ctrl-C, SIGTERM, a crash loop or a failed start). */
@@ -39,12 +41,14 @@ async function launch<T extends ManagedProcess>(start: () => Promise<T>): Promis
 }
 
 const appStopOrder = ['api', 'consumer', 'worker'];
+/** `worker-2` stops with the workers. */
+const appOf = (name: string) => appStopOrder.find((app) => name === app || name.startsWith(`${app}-`));
 
 async function stopAll(): Promise<void> {
   const procs = closeSpawning();
-  // Apps first (API before worker), so nothing talks to a server that is going away; then the servers together.
-  for (const name of appStopOrder) await Promise.all(procs.filter((p) => p.name === name).map((p) => p.stop()));
-  await Promise.all(procs.filter((p) => !appStopOrder.includes(p.name)).map((p) => p.stop()));
+  // Apps first (API before the workers, which drain together), so nothing talks to a server that is going away; then the servers together.
+  for (const app of appStopOrder) await Promise.all(procs.filter((p) => appOf(p.name) === app).map((p) => p.stop()));
+  await Promise.all(procs.filter((p) => !appOf(p.name)).map((p) => p.stop()));
 }
 
 function acquireLock(lockFile: string): void {
@@ -177,7 +181,12 @@ async function main(): Promise<void> {
     logDir,
   };
   const worker = { ...apps, temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE };
-  await Promise.all([launch(() => startWorker(worker)), launch(() => startConsumer(apps)), launch(() => startApi({ ...apps, port: config.API_PORT }))]);
+  const workerNames = stack.WORKERS === 1 ? ['worker'] : Array.from({ length: stack.WORKERS }, (_, i) => `worker-${i + 1}`);
+  await Promise.all([
+    ...workerNames.map((name) => launch(() => startWorker({ ...worker, name }))),
+    launch(() => startConsumer(apps)),
+    launch(() => startApi({ ...apps, port: config.API_PORT })),
+  ]);
   if (stopped.signal.aborted) return;
 
   const supervisor = new Supervisor({
@@ -199,6 +208,7 @@ async function main(): Promise<void> {
       `  API                 http://${config.API_HOST}:${config.API_PORT}   (docs: /docs, health: /healthz)`,
       `  Temporal            ${temporalAddress}   namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE}`,
       `  Temporal Web UI     ${uiUrl}`,
+      `  workers             ${workerNames.length} on task queue ${config.TEMPORAL_TASK_QUEUE}: ${workerNames.map((name) => `${name} (pid ${pidOf(name)})`).join(', ')}`,
       `  Kafka bootstrap     ${brokers.join(',')}`,
       `  DATABASE_URL        ${databaseUrl}`,
       `  logs                ${logDir}`,
@@ -206,6 +216,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+function pidOf(name: string): number | undefined {
+  return launched.find(([, proc]) => proc.name === name)?.[1].child.pid;
 }
 
 async function shutdown(code: number): Promise<void> {

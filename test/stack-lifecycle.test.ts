@@ -2,6 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
 import { canConnect, repoRoot } from '../stack/servers';
 import { freeStackPorts } from '../stack/ports';
@@ -12,7 +14,7 @@ function processesUsing(dir: string): string[] {
 }
 
 describe('npm start: the whole embedded stack', () => {
-  it('starts every server, serves the API and UI, and Ctrl-C leaves nothing running', { timeout: 180_000 }, async () => {
+  it('starts every server and a fleet of WORKERS=2, serves the API and UI, and Ctrl-C leaves nothing running', { timeout: 180_000 }, async () => {
     const stackDir = mkdtempSync(path.join(os.tmpdir(), 'stack-life-'));
     chmodSync(stackDir, 0o755);
     copyFileSync(path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env'), path.join(stackDir, 'toolchain.env'));
@@ -21,6 +23,7 @@ describe('npm start: the whole embedded stack', () => {
       ...process.env,
       STACK_DIR: stackDir,
       LOG_LEVEL: 'warn',
+      WORKERS: '2',
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
     };
     for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
@@ -36,6 +39,21 @@ describe('npm start: the whole embedded stack', () => {
     expect(output).toContain(`Temporal Web UI     http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`);
     expect(output).toContain(`Kafka bootstrap     127.0.0.1:${ports.KAFKA_PORT}`);
     expect(output).toContain(`DATABASE_URL        postgres://postgres@127.0.0.1:${ports.PG_PORT}/orders`);
+
+    // Both workers poll the task queue, each under its own identity (pid@host).
+    const pids = [...output.matchAll(/worker-\d \(pid (\d+)\)/g)].map((m) => m[1]);
+    expect(output).toMatch(/workers {13}2 on task queue orders: worker-1 \(pid \d+\), worker-2 \(pid \d+\)/);
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.TEMPORAL_PORT}` });
+    try {
+      const { pollers } = await connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: 'orders' },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      expect(pids.every((pid) => (pollers ?? []).some((p) => p.identity?.startsWith(`${pid}@`)))).toBe(true);
+    } finally {
+      await connection.close();
+    }
 
     expect(await (await fetch(`http://127.0.0.1:${ports.API_PORT}/healthz`)).json()).toEqual({ status: 'ok' });
     expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).ok).toBe(true);
