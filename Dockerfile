@@ -1,5 +1,5 @@
 # App image for the api, worker and consumer (docker-compose.yml picks the command).
-# TypeScript runs through tsx (a runtime dependency), so there is no build step.
+# TypeScript runs through tsx (a runtime dependency); the one build step is the workflow bundle.
 # Node 24 LTS, the newer of the two lines CI tests (20 and 24; see README, Node support).
 FROM node:24.21.0-bookworm-slim
 
@@ -18,6 +18,10 @@ RUN npm install --omit=dev --no-save --no-audit --no-fund && npm cache clean --f
 
 # Sources stay owned by root and read-only to the app user.
 COPY . .
+
+# Workers load the prebuilt workflow bundle instead of bundling at every start.
+RUN npm run build:workflows
+ENV WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 
 # The base image ships an unprivileged "node" user (uid 1000).
 USER node

@@ -45,6 +45,8 @@ export const configSchema = z.object({
   REWARD_BASIS_POINTS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Chaos runs only: the share of committing activity attempts that fail after their commit (worker/fault-injection.ts). */
   SAGA_FAULT_AFTER_COMMIT_RATE: z.coerce.number().min(0).max(1).default(0),
+  /** A prebuilt workflow bundle (npm run build:workflows) for the worker to load; unset, it bundles the code at start. */
+  WORKFLOW_BUNDLE: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -19,9 +19,13 @@ async function main(): Promise<void> {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     pool,
     rewardBasisPoints: config.REWARD_BASIS_POINTS,
+    ...(config.WORKFLOW_BUNDLE ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE } } : {}),
     activities: injectFaultsAfterCommit(createActivities({ pool, rewardBasisPoints: config.REWARD_BASIS_POINTS }), config.SAGA_FAULT_AFTER_COMMIT_RATE),
   });
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker polling');
+  logger.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS, workflowBundle: config.WORKFLOW_BUNDLE ?? 'bundled at start' },
+    'worker polling',
+  );
   // The SDK installs SIGINT/SIGTERM handlers that drain in-flight tasks before run() resolves.
   await worker.run();
   await connection.close();
