@@ -28,6 +28,27 @@ export interface ChaosStack {
  * `root` is the checkout whose code runs (the bench's baseline runs an older commit's).
  */
 export async function startOwnStack(extraEnv: Record<string, string>, root = repoRoot): Promise<ChaosStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOwnStackOnce(extraEnv, root);
+    } catch (err) {
+      // A free port can be taken by another process between being found and being bound: pick new ones.
+      if (!(err instanceof PortTaken) || attempt >= 3) throw err;
+      rmSync(err.stackDir, { recursive: true, force: true });
+    }
+  }
+}
+
+class PortTaken extends Error {
+  constructor(
+    message: string,
+    readonly stackDir: string,
+  ) {
+    super(message);
+  }
+}
+
+async function startOwnStackOnce(extraEnv: Record<string, string>, root: string): Promise<ChaosStack> {
   const stackDir = mkdtempSync(path.join(os.tmpdir(), 'saga-chaos-'));
   chmodSync(stackDir, 0o755);
   const toolchain = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env');
@@ -64,7 +85,8 @@ export async function startOwnStack(extraEnv: Record<string, string>, root = rep
   if (!output.includes('is up')) {
     child.kill('SIGINT');
     await exited;
-    throw new Error(`the chaos stack did not come up:\n${output.slice(-2_000)}`);
+    const message = `the chaos stack did not come up:\n${output.slice(-2_000)}`;
+    throw /already in use|is in use/i.test(output) ? new PortTaken(message, stackDir) : new Error(message);
   }
   return {
     apiUrl: `http://127.0.0.1:${ports.API_PORT}`,
