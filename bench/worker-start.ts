@@ -8,10 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { repoRoot } from '../stack/servers';
 import { buildWorkflowBundle } from '../worker/build-bundle';
 import { percentile } from './lib/stats';
-
-const repoRoot = path.resolve(__dirname, '..');
 
 function secondsToPolling(env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = performance.now();

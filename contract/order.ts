@@ -96,5 +96,5 @@ export function toSagaInput({ messageId, customerId, items, confirmation, confir
   return { messageId, customerId, items: items.map(({ sku, quantity, unitPriceCents }) => ({ sku, quantity, unitPriceCents })), confirmation, confirmWithin };
 }
 
-/** A decision on a manual order: the body of confirm/cancel and the argument of the saga's decide update. */
+/** The body of POST /orders/:id/cancel; the saga's decide validator applies the same reason rules without zod. */
 export const cancelBodySchema = z.strictObject({ reason: freeText(Limits.maxReasonLength).optional() });
