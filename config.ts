@@ -47,6 +47,30 @@ export const configSchema = z.object({
   SAGA_FAULT_AFTER_COMMIT_RATE: z.coerce.number().min(0).max(1).default(0),
   /** A prebuilt workflow bundle (npm run build:workflows) for the worker to load; unset, it bundles the code at start. */
   WORKFLOW_BUNDLE: z.string().optional(),
+  /** Worker tuning (worker/settings.ts); the README's fleet section gives the measurements behind the defaults. */
+  WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(2).max(1_000).default(40),
+  WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1_000).default(100),
+  WORKER_LOCAL_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1_000).default(100),
+  WORKER_WORKFLOW_POLLERS: z.coerce.number().int().min(2).max(100).default(10),
+  WORKER_ACTIVITY_POLLERS: z.coerce.number().int().min(1).max(100).default(10),
+  WORKER_STICKY_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).default(2_000),
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+  /** Appended to the worker's identity (`pid@host/<name>`); `npm start` sets worker, worker-2, … */
+  WORKER_NAME: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - only, at most 64')
+    .optional(),
+  /** Worker Versioning: `pinned` sagas finish on the build that started them; `off` runs unversioned (patched() only). */
+  WORKER_VERSIONING: z.enum(['pinned', 'auto-upgrade', 'off']).default('off'),
+  WORKER_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[\w.-]{1,100}$/, 'letters, digits, _ . - only')
+    .default('saga-orchestrator'),
+  /** Unset: `b-` and 12 hex digits of the SHA-256 of the workflow bundle the worker runs. */
+  WORKER_BUILD_ID: z
+    .string()
+    .regex(/^[\w.-]{1,100}$/, 'letters, digits, _ . - only')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -6,9 +6,15 @@ import { workflowsPath } from './create-worker';
 
 export const defaultBundlePath = path.resolve(__dirname, '..', 'dist', 'workflow-bundle.js');
 
+/** The workflow code every worker runs: written once by `npm run build:workflows`, or bundled at a worker's start. */
+export async function bundleWorkflows(): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath });
+  return code;
+}
+
 /** Writes the workflow bundle a production worker loads with WORKFLOW_BUNDLE, instead of bundling at start. */
 export async function buildWorkflowBundle(out = defaultBundlePath): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath });
+  const code = await bundleWorkflows();
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, code);
   return out;

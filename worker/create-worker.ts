@@ -12,6 +12,8 @@ export function createOrderWorker(
     taskQueue: string;
     workflowBundle?: WorkerOptions['workflowBundle'];
     activities?: WorkerOptions['activities'];
+    /** Slots, pollers, cache, identity, deployment version (worker/settings.ts). */
+    settings?: Partial<WorkerOptions>;
   },
 ): Promise<Worker> {
   return Worker.create({
@@ -20,5 +22,6 @@ export function createOrderWorker(
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     activities: deps.activities ?? createActivities(deps),
+    ...deps.settings,
   });
 }

@@ -1,16 +1,23 @@
+import { readFileSync } from 'node:fs';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { createLogger } from '../lib/logger';
 import { createActivities } from '../activities';
+import { bundleWorkflows } from './build-bundle';
 import { createOrderWorker } from './create-worker';
+import { becomeCurrentIfNone } from './deployment-bootstrap';
 import { injectFaultsAfterCommit } from './fault-injection';
 import { installRuntimeLogger } from './runtime';
+import { buildIdOf, deploymentOptions, workerTuning } from './settings';
 import { connectWorker } from './temporal-connection';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
   installRuntimeLogger(logger);
+  const code = config.WORKFLOW_BUNDLE ? readFileSync(config.WORKFLOW_BUNDLE, 'utf8') : await bundleWorkflows();
+  const buildId = config.WORKER_BUILD_ID ?? buildIdOf(code);
+  const deployment = deploymentOptions(config, buildId);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
   const connection = await connectWorker(config);
   const worker = await createOrderWorker({
@@ -19,15 +26,28 @@ async function main(): Promise<void> {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     pool,
     rewardBasisPoints: config.REWARD_BASIS_POINTS,
-    ...(config.WORKFLOW_BUNDLE ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE } } : {}),
+    workflowBundle: { code },
+    settings: { ...workerTuning(config), workerDeploymentOptions: deployment },
     activities: injectFaultsAfterCommit(createActivities({ pool, rewardBasisPoints: config.REWARD_BASIS_POINTS }), config.SAGA_FAULT_AFTER_COMMIT_RATE),
   });
   logger.info(
-    { taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS, workflowBundle: config.WORKFLOW_BUNDLE ?? 'bundled at start' },
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      address: config.TEMPORAL_ADDRESS,
+      identity: worker.options.identity,
+      workflowBundle: config.WORKFLOW_BUNDLE ?? 'bundled at start',
+      buildId,
+      versioning: deployment ? `${config.WORKER_VERSIONING} in deployment ${config.WORKER_DEPLOYMENT_NAME}` : 'off',
+    },
     'worker polling',
   );
+  const running = worker.run();
+  if (deployment) {
+    const target = { connection, namespace: config.TEMPORAL_NAMESPACE, deploymentName: config.WORKER_DEPLOYMENT_NAME, identity: worker.options.identity };
+    becomeCurrentIfNone(target, buildId, logger, () => worker.getState() === 'RUNNING');
+  }
   // The SDK installs SIGINT/SIGTERM handlers that drain in-flight tasks before run() resolves.
-  await worker.run();
+  await running;
   await connection.close();
   await pool.end();
 }

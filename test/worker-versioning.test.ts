@@ -1,0 +1,124 @@
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { statusQuery } from '../contract/saga';
+import { workflowIdFor } from '../domain/order';
+import { describeDeployment, setCurrentVersion, type DeploymentTarget } from '../fleet/deployments';
+import { decideOrder } from '../intake/decide-order';
+import { startOrder } from '../intake/start-order';
+import { createOrderWorker, workflowsPath } from '../worker/create-worker';
+import { buildIdOf, deploymentOptions } from '../worker/settings';
+import { quietBundlerLogger } from './helpers/loggers';
+import { startRealStack, type RealStack } from './helpers/real-stack';
+import { seed, uniqueIds } from './helpers/seed';
+
+const { EventType } = temporal.api.enums.v1;
+
+/**
+ * A rolling upgrade with Worker Versioning: sagas waiting on build A keep running on A after build B (a
+ * changed saga that could never replay A's histories) becomes current; new sagas run on B; A drains.
+ */
+describe('worker versioning: pinned sagas finish on the build that started them', () => {
+  let stack: RealStack;
+  let connection: NativeConnection;
+  const queue = `versioned-${randomUUID().slice(0, 8)}`;
+  const deploymentName = `orders-${randomUUID().slice(0, 8)}`;
+  let target: DeploymentTarget;
+  const workers: { worker: Worker; done: Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    stack = await startRealStack();
+    connection = await NativeConnection.connect({ address: stack.temporal.address });
+    target = { connection, namespace: 'default', deploymentName };
+  });
+  afterAll(async () => {
+    for (const w of workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+    await Promise.allSettled(workers.map((w) => w.done));
+    await connection?.close();
+    await stack?.stop();
+  });
+
+  async function startBuild(file: string): Promise<{ buildId: string; worker: Worker; done: Promise<void> }> {
+    const bundle = await bundleWorkflowCode({ workflowsPath: file, logger: quietBundlerLogger });
+    const buildId = buildIdOf(bundle.code);
+    const worker = await createOrderWorker({
+      connection,
+      taskQueue: queue,
+      workflowBundle: bundle,
+      pool: stack.db.pool,
+      settings: { workerDeploymentOptions: deploymentOptions({ WORKER_VERSIONING: 'pinned', WORKER_DEPLOYMENT_NAME: deploymentName }, buildId) },
+    });
+    const entry = { worker, done: worker.run() };
+    workers.push(entry);
+    // The server knows a version once its worker has polled.
+    await vi.waitFor(async () => expect((await describeDeployment(target))?.versions.map((v) => v.buildId)).toContain(buildId), {
+      timeout: 30_000,
+      interval: 250,
+    });
+    return { buildId, ...entry };
+  }
+
+  async function manualOrders(tag: string, count: number) {
+    const orders = [];
+    for (let i = 0; i < count; i++) {
+      const ids = uniqueIds(`${tag}${i}`);
+      await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
+      const order = {
+        messageId: ids.message,
+        customerId: ids.account,
+        items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 250 }],
+        confirmation: 'manual' as const,
+      };
+      await startOrder({ client: stack.client, pool: stack.db.pool, taskQueue: queue }, order, 'rest');
+      orders.push(ids.message);
+    }
+    for (const id of orders) {
+      const handle = stack.client.workflow.getHandle(workflowIdFor(id));
+      await vi.waitFor(async () => expect((await handle.query(statusQuery)).state).toBe('AWAITING_CONFIRMATION'), { timeout: 30_000, interval: 250 });
+    }
+    return orders;
+  }
+
+  /** The build that completed each workflow task of the saga, from its history. */
+  async function buildsThatRan(orderId: string): Promise<string[]> {
+    const history = await stack.client.workflow.getHandle(workflowIdFor(orderId)).fetchHistory();
+    const builds = (history.events ?? [])
+      .filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+      .map((e) => e.workflowTaskCompletedEventAttributes?.deploymentVersion?.buildId ?? '(none)');
+    return [...new Set(builds)];
+  }
+
+  it('A waits, B becomes current, A’s sagas finish on A, new ones run on B, A drains', { timeout: 240_000 }, async () => {
+    const a = await startBuild(workflowsPath);
+    await setCurrentVersion(target, a.buildId);
+    const onA = await manualOrders('a', 3);
+
+    const b = await startBuild(path.resolve(__dirname, 'workflows', 'order-saga-changed.ts'));
+    expect(b.buildId).not.toBe(a.buildId);
+    await setCurrentVersion(target, b.buildId);
+    expect(await describeDeployment(target)).toMatchObject({ currentBuildId: b.buildId });
+    const onB = await manualOrders('b', 2);
+
+    for (const id of [...onA, ...onB]) {
+      expect(await decideOrder({ client: stack.client, pool: stack.db.pool }, { orderId: id, decision: 'confirm' })).toMatchObject({ status: 'CONFIRMED' });
+    }
+    // B's saga starts with a timer A's code does not have: had A's sagas moved to B, their replay would fail.
+    for (const id of onA) expect(await buildsThatRan(id)).toEqual([a.buildId]);
+    for (const id of onB) expect(await buildsThatRan(id)).toEqual([b.buildId]);
+    for (const id of onA) {
+      const info = (await stack.client.workflow.getHandle(workflowIdFor(id)).describe()).raw.workflowExecutionInfo?.versioningInfo;
+      expect(info?.behavior).toBe(temporal.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_PINNED);
+    }
+
+    // A is no longer current and runs nothing: stopping it strands nothing.
+    const versions = (await describeDeployment(target))!.versions;
+    expect(versions.find((v) => v.buildId === a.buildId)?.status).toMatch(/DRAINING|DRAINED|INACTIVE/);
+    a.worker.shutdown();
+    await a.done;
+    const [late] = await manualOrders('late', 1);
+    expect(await decideOrder({ client: stack.client, pool: stack.db.pool }, { orderId: late!, decision: 'cancel' })).toMatchObject({ status: 'CANCELLED' });
+    expect(await buildsThatRan(late!)).toEqual([b.buildId]);
+  });
+});
