@@ -3,6 +3,7 @@ import { runCommand, UsageError } from '../lib/cli';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { createTemporalClient } from '../lib/temporal-client';
+import { deployUsage, runDeploy } from './deploy';
 import { formatReport, reconcile } from './reconcile';
 
 const usage = `usage: npm run saga -- <command> [options]
@@ -12,6 +13,7 @@ commands:
               --json            machine-readable report
               --no-temporal     skip the Temporal cross-checks (stranded and lost orders)
               --limit N         violating rows listed per check (default 100)
+${deployUsage}
 
 exit codes: 0 every invariant holds · 1 violations found · 2 usage error or a server unreachable`;
 
@@ -39,6 +41,7 @@ async function runReconcile(args: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'reconcile') return runReconcile(rest);
+  if (command === 'deploy') return runDeploy(rest);
   if (!command || command === 'help' || command === '--help') {
     process.stdout.write(`${usage}\n`);
     return command ? 0 : 2;

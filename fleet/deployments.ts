@@ -18,6 +18,8 @@ export interface VersionView {
   /** The server refreshes drainage only every few minutes: DRAINING may lag behind the last pinned saga closing. */
   drainage: 'DRAINING' | 'DRAINED' | 'UNKNOWN';
   createdAt?: Date;
+  /** When it last stopped being current: the newest one is what a rollback returns to. */
+  lastCurrentAt?: Date;
 }
 
 export interface DeploymentView {
@@ -66,6 +68,7 @@ export async function describeDeployment(target: DeploymentTarget): Promise<Depl
       status: statusNames[v.status ?? 0] ?? 'UNKNOWN',
       drainage: drainageNames[v.drainageInfo?.status ?? v.drainageStatus ?? 0] ?? 'UNKNOWN',
       createdAt: toDate(v.createTime),
+      lastCurrentAt: toDate(v.lastCurrentTime),
     })),
   };
 }
@@ -90,4 +93,16 @@ export async function setRampingVersion(target: DeploymentTarget, buildId: strin
     percentage,
     identity: target.identity ?? 'saga-cli',
   });
+}
+
+/** The build that was current before the current one, if any. */
+export function previousBuild(view: DeploymentView): string | undefined {
+  return view.versions
+    .filter((v) => v.buildId !== view.currentBuildId && v.lastCurrentAt)
+    .sort((x, y) => y.lastCurrentAt!.getTime() - x.lastCurrentAt!.getTime())[0]?.buildId;
+}
+
+/** Visibility query for the open sagas pinned to (or running on) one build. */
+export function openOnBuildQuery(deploymentName: string, buildId: string): string {
+  return `TemporalWorkerDeploymentVersion = "${deploymentName}:${buildId}" AND ExecutionStatus = "Running"`;
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
@@ -10,6 +11,7 @@ import { decideOrder } from '../intake/decide-order';
 import { startOrder } from '../intake/start-order';
 import { createOrderWorker, workflowsPath } from '../worker/create-worker';
 import { buildIdOf, deploymentOptions } from '../worker/settings';
+import { repoRoot } from '../stack/servers';
 import { quietBundlerLogger } from './helpers/loggers';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { seed, uniqueIds } from './helpers/seed';
@@ -39,6 +41,16 @@ describe('worker versioning: pinned sagas finish on the build that started them'
     await connection?.close();
     await stack?.stop();
   });
+
+  function saga(...args: string[]) {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/saga.ts', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, WORKER_DEPLOYMENT_NAME: deploymentName },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    return { code: run.status, out: run.stdout, err: run.stderr, json: () => JSON.parse(run.stdout) as Record<string, unknown> };
+  }
 
   async function startBuild(file: string): Promise<{ buildId: string; worker: Worker; done: Promise<void> }> {
     const bundle = await bundleWorkflowCode({ workflowsPath: file, logger: quietBundlerLogger });
@@ -97,8 +109,18 @@ describe('worker versioning: pinned sagas finish on the build that started them'
 
     const b = await startBuild(path.resolve(__dirname, 'workflows', 'order-saga-changed.ts'));
     expect(b.buildId).not.toBe(a.buildId);
-    await setCurrentVersion(target, b.buildId);
+    expect(saga('deploy', 'current', b.buildId)).toMatchObject({ code: 0, out: `${deploymentName}: ${b.buildId} is current (was ${a.buildId})\n` });
     expect(await describeDeployment(target)).toMatchObject({ currentBuildId: b.buildId });
+    const status = saga('deploy', 'status', '--json');
+    expect(status.code, status.err).toBe(0);
+    expect(status.json()).toMatchObject({
+      currentBuildId: b.buildId,
+      versions: expect.arrayContaining([expect.objectContaining({ buildId: a.buildId, status: 'DRAINING', openSagas: 3 })]),
+    });
+    const rollback = saga('deploy', 'rollback', '--json');
+    expect(rollback.code, rollback.err).toBe(0);
+    expect(rollback.json()).toEqual({ deploymentName, currentBuildId: a.buildId, previous: b.buildId });
+    expect(saga('deploy', 'current', b.buildId).code).toBe(0);
     const onB = await manualOrders('b', 2);
 
     for (const id of [...onA, ...onB]) {
@@ -120,5 +142,25 @@ describe('worker versioning: pinned sagas finish on the build that started them'
     const [late] = await manualOrders('late', 1);
     expect(await decideOrder({ client: stack.client, pool: stack.db.pool }, { orderId: late!, decision: 'cancel' })).toMatchObject({ status: 'CANCELLED' });
     expect(await buildsThatRan(late!)).toEqual([b.buildId]);
+  });
+});
+
+describe('npm run saga -- deploy: usage and reachability', () => {
+  it('a bad build ID, an unknown action and an unreachable server are clear errors (exit 2)', { timeout: 60_000 }, () => {
+    const run = (env: NodeJS.ProcessEnv, ...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'cli/saga.ts', 'deploy', ...args], {
+        cwd: repoRoot,
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const unreachable = run({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'status');
+    expect(unreachable.status).toBe(2);
+    expect(unreachable.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
+    const badId = run({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'current', 'x"; drop');
+    expect(badId.status).toBe(2);
+    expect(badId.stderr).toContain('letters, digits, _ . - only');
+    const unknown = run({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'promote');
+    expect(unknown.stderr).toContain('unknown deploy action "promote"');
   });
 });
