@@ -17,6 +17,7 @@ import { workflowIdFor, type OrderStatus } from '../domain/order';
 import { toSagaInput, type OrderMessage, type OrderSagaInput } from '../contract/order';
 import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from '../contract/search-attributes';
 import { orderSaga } from '../workflows/order-saga';
+import { orderDetails, orderSummary } from '../domain/order-summary';
 
 const START_DEADLINE_MS = 5_000;
 const LOOKUP_DEADLINE_MS = 2_000;
@@ -153,6 +154,8 @@ async function startWorkflow(client: Client, taskQueue: string, workflowId: stri
         args: [input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        staticSummary: orderSummary(input),
+        staticDetails: orderDetails(input),
         // Visible in the UI from the start, and the saga need not write them again.
         typedSearchAttributes: [
           { key: OrderIdKey, value: input.messageId },
