@@ -44,7 +44,7 @@ interface WorkerOptions extends AppOptions {
  * identity starts with its PID; matching on it ignores the pollers a killed worker leaves listed for a while.
  */
 export async function startWorker(options: WorkerOptions): Promise<ManagedProcess> {
-  const proc = spawnApp(options.name, 'worker/main.ts', options);
+  const proc = spawnApp(options.name, 'worker/main.ts', { ...options, env: { ...options.env, WORKER_NAME: options.name } });
   const connection = Connection.lazy({ address: options.temporalAddress });
   const polls = async () => {
     const { pollers } = await connection.withDeadline(Date.now() + 2_000, () =>
