@@ -30,8 +30,6 @@ export function orderDetails(order: SummaryInput): string {
     `**Mode** ${mode}  `,
     `**Total** ${formatCents(orderTotalCents(order.items))}`,
     '',
-    '| SKU | qty | unit | line |',
-    '|---|---:|---:|---:|',
-    ...order.items.map((i) => `| \`${i.sku}\` | ${i.quantity} | ${formatCents(i.unitPriceCents)} | ${formatCents(i.quantity * i.unitPriceCents)} |`),
+    ...order.items.map((i) => `- \`${i.sku}\` × ${i.quantity} at ${formatCents(i.unitPriceCents)} = ${formatCents(i.quantity * i.unitPriceCents)}`),
   ].join('\n');
 }
