@@ -23,7 +23,16 @@ function shoot(url: string, file: string, height = 900): void {
   const out = path.join(outDir, file);
   const run = spawnSync(
     chromium,
-    ['--headless=new', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--window-size=1440,${height}`, '--virtual-time-budget=20000', `--screenshot=${out}`, url],
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--hide-scrollbars',
+      `--window-size=1440,${height}`,
+      '--virtual-time-budget=20000',
+      `--screenshot=${out}`,
+      url,
+    ],
     { encoding: 'utf8', timeout: 120_000 },
   );
   if (run.error || run.status !== 0) throw new Error(`${chromium} failed on ${url}: ${run.error?.message ?? run.stderr.slice(-500)}`);
