@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactUrl } from './lib/redact';
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
@@ -72,6 +73,8 @@ export const configSchema = z.object({
     .regex(/^[\w.-]{1,100}$/, 'letters, digits, _ . - only')
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** An OTLP/HTTP collector (spans go to <url>/v1/traces); unset, tracing is off and none of it is loaded (tracing/). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -80,6 +83,9 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The value an error message may repeat: never the API key, and URLs without their password. */
+const shown = (name: string, value: string) => (name === 'API_KEY' ? '<hidden>' : JSON.stringify(redactUrl(value)));
+
 /** Parses once; a bad variable becomes one line naming it, what is wrong, and how to fix it. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -87,7 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(`invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}; fix it or unset ${name} to use the default`);
+    throw new ConfigError(`invalid ${name}=${shown(name, env[name] ?? '')}: ${issue.message}; fix it or unset ${name} to use the default`);
   }
   return parsed.data;
 }

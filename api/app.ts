@@ -4,12 +4,16 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config';
+import { loggerOptions } from '../lib/logger';
+import { secretsOf } from '../lib/redact';
+import type { Tracing } from '../tracing';
 import admission from './plugins/admission';
 import auth from './plugins/auth';
 import { clientErrorHandler } from './plugins/client-errors';
 import database from './plugins/database';
 import errors, { frameworkErrors } from './plugins/errors';
 import json from './plugins/json';
+import logIds from './plugins/log-ids';
 import metrics from './plugins/metrics';
 import shutdown from './plugins/shutdown';
 import temporal from './plugins/temporal';
@@ -20,9 +24,9 @@ import { registerInventoryRoutes } from './routes/inventory';
 import { registerOrderRoutes } from './routes/orders';
 
 /** Builds the app without listening, so tests drive it with `app.inject`. */
-export async function buildApp(config: Config, { logger = true }: { logger?: boolean } = {}): Promise<FastifyInstance> {
+export async function buildApp(config: Config, { logger = true, tracing }: { logger?: boolean; tracing?: Tracing } = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: logger ? { level: config.LOG_LEVEL } : false,
+    logger: logger ? loggerOptions({ name: 'api', level: config.LOG_LEVEL, secrets: secretsOf(config) }) : false,
     bodyLimit: config.API_BODY_LIMIT_BYTES,
     requestTimeout: config.API_REQUEST_TIMEOUT_MS,
     handlerTimeout: config.API_REQUEST_TIMEOUT_MS,
@@ -36,15 +40,23 @@ export async function buildApp(config: Config, { logger = true }: { logger?: boo
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // Plugins load in this order; each checks that the ones it names in `dependencies` came before it.
+  if (tracing) void app.register(tracing.httpPlugin);
   void app.register(errors);
+  // Before auth, so that a refused request's lines name the order too.
+  void app.register(logIds);
   void app.register(json);
   void app.register(shutdown);
   void app.register(swagger, { openapi: { info: { title: 'saga-orchestrator', version: '0.1.0' } }, transform: jsonSchemaTransform });
   void app.register(swaggerUi, { routePrefix: '/docs' });
   void app.register(rateLimit, { max: config.API_RATE_LIMIT_PER_MINUTE, timeWindow: '1 minute' });
   void app.register(auth, { apiKey: config.API_KEY });
-  void app.register(database, { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
-  void app.register(temporal, { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  void app.register(database, {
+    connectionString: config.DATABASE_URL,
+    max: config.DATABASE_POOL_SIZE,
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+    onPool: tracing?.tracePool,
+  });
+  void app.register(temporal, { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, interceptors: tracing?.clientInterceptors });
   void app.register(admission, { taskQueue: config.TEMPORAL_TASK_QUEUE, limit: config.INTAKE_BACKLOG_LIMIT, everyMs: config.INTAKE_BACKLOG_CHECK_MS });
   void app.register(metrics);
   // Routes after the plugins, in their own context: they see every decorator and hook above.

@@ -1,15 +1,20 @@
 import { loadConfigOrExit } from '../config';
+import { redactUrl } from '../lib/redact';
+import { startTracing } from '../tracing';
 import { buildApp } from './app';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const app = await buildApp(config);
+  const tracing = await startTracing('api', config);
+  const app = await buildApp(config, { tracing });
+  if (tracing) app.log.info({ endpoint: redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) }, 'tracing on');
   let closing = false;
   const close = async (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'draining and shutting down');
     await app.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.on('SIGINT', () => void close('SIGINT'));

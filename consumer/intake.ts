@@ -189,21 +189,25 @@ export class OrderIntake {
 
   private async startCommand(command: OrderMessage, source: SourceRecord): Promise<Outcome> {
     try {
-      await this.options.start(command);
+      const { workflowId, duplicate } = await this.options.start(command);
+      this.options.logger.info(
+        { ...source, messageId: command.messageId, orderId: command.messageId, workflowId, duplicate },
+        duplicate ? 'order already started' : 'order started',
+      );
       return { kind: 'done' };
     } catch (err) {
       if (err instanceof MessageConflictError) return deadLetterOf('MessageIdConflict', err.message);
       if (isTransient(err)) return { kind: 'retry', error: err };
-      return this.refused(source, err);
+      return this.refused(source, command.messageId, err);
     }
   }
 
   /** A refusal is retried with the same backoff as an outage, but only `startAttempts` times per source record. */
-  private refused(source: SourceRecord, err: unknown): Outcome {
+  private refused(source: SourceRecord, messageId: string, err: unknown): Outcome {
     const id = dlqId(source);
     const attempts = (this.refusals.get(id) ?? 0) + 1;
     this.refusals.set(id, attempts);
-    this.options.logger.error({ ...source, attempts, err: describe(err) }, 'start refused');
+    this.options.logger.error({ ...source, messageId, orderId: messageId, attempts, err: describe(err) }, 'start refused');
     if (attempts < (this.options.startAttempts ?? 5)) return { kind: 'retry', error: err };
     return deadLetterOf('StartRefused', describe(err), grpcCode(err));
   }

@@ -4,26 +4,45 @@ import { createPool } from '../db/pool';
 import { Admission, countBacklog } from '../intake/admission';
 import { startOrder } from '../intake/start-order';
 import { createLogger, type Log } from '../lib/logger';
+import { redactUrl, secretsOf } from '../lib/redact';
 import { createTemporalClient } from '../lib/temporal-client';
-import { createKafka } from '../messaging/topics';
+import { createKafka, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
-import { OrderIntake } from './intake';
+import { startTracing } from '../tracing';
+import { OrderIntake, type StartFn } from './intake';
 
 /** The Kafka side of the service: order commands in, order events out (outbox relay). */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL });
+  const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  const tracing = await startTracing('consumer', config);
+  if (tracing) logger.info({ endpoint: redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) }, 'tracing on');
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
+  tracing?.tracePool(pool);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
-  const { client, connection } = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const { client, connection } = createTemporalClient({
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: tracing?.clientInterceptors,
+  });
   const admission = new Admission(countBacklog(client, config.TEMPORAL_TASK_QUEUE), config.INTAKE_BACKLOG_LIMIT, config.INTAKE_BACKLOG_CHECK_MS);
   admission.start();
+  // One trace per message: its start, the saga and the saga's SQL.
+  const traced = (start: StartFn): StartFn =>
+    tracing
+      ? (request) =>
+          tracing.inSpan(
+            `${Topics.commands} process`,
+            { 'messaging.system': 'kafka', 'messaging.destination.name': Topics.commands, 'messaging.message.id': request.messageId },
+            () => start(request),
+          )
+      : start;
   const intake = new OrderIntake({
     kafka,
     pool,
     groupId: config.KAFKA_CONSUMER_GROUP,
     logger,
-    start: (request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka'),
+    start: traced((request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka')),
     // Not a broker or database fault (kafkajs restarts after those): exit so that it is seen, not a silent idle consumer.
     onFatalCrash: () => void shutdown('fatal consumer crash', 1),
   });
@@ -39,6 +58,7 @@ async function main(): Promise<void> {
     await settle(logger, 'relay stop', relay.stop());
     await settle(logger, 'Temporal connection close', connection.close());
     await settle(logger, 'pool end', pool.end());
+    await settle(logger, 'tracing flush', tracing?.shutdown() ?? Promise.resolve());
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

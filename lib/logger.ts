@@ -7,7 +7,49 @@ export interface Log {
   error(obj: object, msg?: string): void;
 }
 
-export function createLogger({ name, level, destination }: { name: string; level: string; destination?: pino.DestinationStream }): pino.Logger {
-  // Temporal's SDK puts errors under `error`; without a serializer an Error is written as {}.
-  return pino({ name, level, serializers: { error: pino.stdSerializers.err } }, destination);
+/** Credentials a request or an error may carry, wherever a line nests them. */
+const redactPaths = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'password',
+  '*.password',
+  'connectionString',
+  '*.connectionString',
+];
+
+/** Shorter secrets are not scrubbed from text: replacing two letters everywhere would garble every line. */
+const MIN_SCRUBBED_LENGTH = 6;
+
+/**
+ * pino options every process uses (the API hands them to Fastify): JSON lines named after the process,
+ * credentials redacted by path, and each secret in `secrets` (secretsOf in lib/redact.ts) replaced in the
+ * finished line, wherever an error message or a field might have carried it.
+ */
+export function loggerOptions({ name, level, secrets = [] }: { name: string; level: string; secrets?: string[] }): pino.LoggerOptions {
+  const hidden = secrets.filter((s) => s.length >= MIN_SCRUBBED_LENGTH).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
+  return {
+    name,
+    level,
+    // Temporal's SDK puts errors under `error`; without a serializer an Error is written as {}.
+    serializers: { error: pino.stdSerializers.err },
+    redact: { paths: redactPaths, censor: '[redacted]' },
+    ...(hidden.length ? { hooks: { streamWrite: (line: string) => hidden.reduce((text, secret) => text.replaceAll(secret, '[redacted]'), line) } } : {}),
+  };
+}
+
+export function createLogger({
+  name,
+  level,
+  secrets,
+  destination,
+}: {
+  name: string;
+  level: string;
+  secrets?: string[];
+  destination?: pino.DestinationStream;
+}): pino.Logger {
+  return pino(loggerOptions({ name, level, secrets }), destination);
 }

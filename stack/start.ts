@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { loadConfig } from '../config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
+import { redactUrl } from '../lib/redact';
 import { createKafka, ensureTopics } from '../messaging/topics';
 import { startApi, startConsumer, startWorker } from './apps';
 import { assertPortFree, closeSpawning, readToolchain, repoRoot, StackError, startKafka, startPostgres, startTemporal, type ManagedProcess } from './servers';
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
       `  Temporal Web UI     ${uiUrl}`,
       `  workers             ${workerNames.length} on task queue ${config.TEMPORAL_TASK_QUEUE}: ${workerNames.map((name) => `${name} (pid ${pidOf(name)})`).join(', ')}`,
       `  Kafka bootstrap     ${brokers.join(',')}`,
-      `  DATABASE_URL        ${databaseUrl}`,
+      `  DATABASE_URL        ${redactUrl(databaseUrl)}`,
       `  logs                ${logDir}`,
       'Ctrl-C stops everything; a process that exits is restarted. Data is kept in ' + stack.STACK_DIR,
       '',

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { workflowInterceptorModules } from '../tracing';
 import { workflowsPath } from '../worker/create-worker';
 import { loadHistories } from './helpers/histories';
 import { quietBundlerLogger } from './helpers/loggers';
@@ -12,7 +13,8 @@ describe('determinism: replay of histories recorded from real runs', () => {
 
   beforeAll(async () => {
     [current, changed] = await Promise.all([
-      bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
+      // As workers bundle it: with the tracing interceptors, which must not change what a history replays to.
+      bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietBundlerLogger }),
       bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'workflows', 'order-saga-changed.ts'), logger: quietBundlerLogger }),
     ]);
   });

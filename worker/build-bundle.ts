@@ -2,13 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { runCommand, UsageError } from '../lib/cli';
+import { workflowInterceptorModules } from '../tracing';
 import { workflowsPath } from './create-worker';
 
 export const defaultBundlePath = path.resolve(__dirname, '..', 'dist', 'workflow-bundle.js');
 
 /** The workflow code every worker runs: written once by `npm run build:workflows`, or bundled at a worker's start. */
 export async function bundleWorkflows(): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath });
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules });
   return code;
 }
 

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { createLogger } from '../lib/logger';
+import { redactUrl, secretsOf } from '../lib/redact';
+import { startTracing } from '../tracing';
 import { createActivities } from '../activities';
 import { bundleWorkflows } from './build-bundle';
 import { createOrderWorker } from './create-worker';
@@ -13,12 +15,14 @@ import { connectWorker } from './temporal-connection';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
+  const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  const tracing = await startTracing('worker', config);
   installRuntimeLogger(logger);
   const code = config.WORKFLOW_BUNDLE ? readFileSync(config.WORKFLOW_BUNDLE, 'utf8') : await bundleWorkflows();
   const buildId = config.WORKER_BUILD_ID ?? buildIdOf(code);
   const deployment = deploymentOptions(config, buildId);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
+  tracing?.tracePool(pool);
   const connection = await connectWorker(config);
   const worker = await createOrderWorker({
     connection,
@@ -27,7 +31,7 @@ async function main(): Promise<void> {
     pool,
     rewardBasisPoints: config.REWARD_BASIS_POINTS,
     workflowBundle: { code },
-    settings: { ...workerTuning(config), workerDeploymentOptions: deployment },
+    settings: { ...workerTuning(config), workerDeploymentOptions: deployment, ...tracing?.workerOptions },
     activities: injectFaultsAfterCommit(createActivities({ pool, rewardBasisPoints: config.REWARD_BASIS_POINTS }), config.SAGA_FAULT_AFTER_COMMIT_RATE),
   });
   logger.info(
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
       workflowBundle: config.WORKFLOW_BUNDLE ?? 'bundled at start',
       buildId,
       versioning: deployment ? `${config.WORKER_VERSIONING} in deployment ${config.WORKER_DEPLOYMENT_NAME}` : 'off',
+      tracing: tracing ? redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) : 'off',
     },
     'worker polling',
   );
@@ -50,6 +55,7 @@ async function main(): Promise<void> {
   await running;
   await connection.close();
   await pool.end();
+  await tracing?.shutdown();
 }
 
 main().catch((err: unknown) => {

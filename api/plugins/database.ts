@@ -8,9 +8,10 @@ declare module 'fastify' {
   }
 }
 
-/** The PostgreSQL pool, ended when the app closes. */
-const database: FastifyPluginCallback<PoolOptions> = (app, options, done) => {
+/** The PostgreSQL pool, ended when the app closes; `onPool` sees it before any query (tracing wraps it). */
+const database: FastifyPluginCallback<PoolOptions & { onPool?: ((pool: Pool) => void) | undefined }> = (app, { onPool, ...options }, done) => {
   const pool = createPool(options);
+  onPool?.(pool);
   app.decorate('db', pool);
   app.addHook('onClose', async () => pool.end());
   done();

@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 /** A lazy Temporal client: the API starts while Temporal is down. */
-const temporal: FastifyPluginCallback<{ address: string; namespace: string }> = (app, options, done) => {
+const temporal: FastifyPluginCallback<Parameters<typeof createTemporalClient>[0]> = (app, options, done) => {
   const { client, connection } = createTemporalClient(options);
   app.decorate('temporal', client);
   app.addHook('onClose', async () => connection.close());
