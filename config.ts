@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { redactUrl } from './lib/redact';
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+const metricsPort = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 const commaList = z
   .string()
@@ -31,6 +32,9 @@ export const configSchema = z.object({
     .default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
+  /** Where the CLI's Web UI links point; unset, the host of TEMPORAL_ADDRESS on TEMPORAL_UI_PORT (npm start's UI). */
+  TEMPORAL_UI_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional(),
+  TEMPORAL_UI_PORT: port(8233),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
@@ -72,6 +76,12 @@ export const configSchema = z.object({
     .string()
     .regex(/^[\w.-]{1,100}$/, 'letters, digits, _ . - only')
     .optional(),
+  /** Where the worker and the consumer serve Prometheus metrics (the API serves them on its own port). */
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  /** A worker's metrics port; `npm start` gives worker-<n> this port + n - 1. 0 serves none. */
+  WORKER_METRICS_PORT: metricsPort(9464),
+  /** 0 serves none. */
+  CONSUMER_METRICS_PORT: metricsPort(9463),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** An OTLP/HTTP collector (spans go to <url>/v1/traces); unset, tracing is off and none of it is loaded (tracing/). */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL' }).optional(),

@@ -7,6 +7,9 @@ export default defineConfig({
     maxWorkers: 2,
     globalSetup: ['./test/global-setup.ts'],
     setupFiles: ['./test/setup-runtime.ts'],
+    // Processes the tests spawn serve no metrics unless a test gives them free ports: two files, or the user's
+    // own stack, would otherwise want the same default ports.
+    env: { WORKER_METRICS_PORT: '0', CONSUMER_METRICS_PORT: '0' },
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,

@@ -13,6 +13,17 @@ import { duplicateKey } from '../domain/json';
 
 export type StartFn = (request: OrderMessage) => Promise<StartResult>;
 
+/** What the intake reports for the consumer's metrics (consumer/metrics.ts). */
+export interface IntakeEvents {
+  /** A record is settled (started, a duplicate, or dead-lettered): its offset is resolved. */
+  consumed(topic: string): void;
+  /** A record was sent to the dead-letter topic (not counted again when found sent before). */
+  deadLettered(error: DeadLetterError): void;
+  /** A partition was paused to retry later; resumed is called when it is resumed. */
+  paused(): void;
+  resumed(): void;
+}
+
 export interface IntakeOptions {
   kafka: Kafka;
   /** Holds the dead_letters table: what went to the DLQ, so a redelivered record is not sent twice. */
@@ -31,9 +42,10 @@ export interface IntakeOptions {
   startAttempts?: number;
   /** kafkajs stopped the consumer for good (a non-retriable error); it consumes nothing more. */
   onFatalCrash?: (error: Error) => void;
+  events?: IntakeEvents;
 }
 
-type DeadLetterError = 'MalformedJson' | 'ValidationError' | 'MessageIdConflict' | 'StartRefused';
+export type DeadLetterError = 'MalformedJson' | 'ValidationError' | 'MessageIdConflict' | 'StartRefused';
 type DeadLetter = { kind: 'dead-letter'; error: DeadLetterError; reason: string; grpcCode?: number };
 type Outcome = { kind: 'done' } | DeadLetter | { kind: 'retry'; error: unknown };
 
@@ -122,6 +134,7 @@ export class OrderIntake {
       this.refusals.delete(dlqId(source));
       this.backoff.delete(`${batch.topic}:${batch.partition}`);
       payload.resolveOffset(message.offset);
+      this.options.events?.consumed(batch.topic);
       launcher.advance(i + 1);
       await payload.heartbeat();
     }
@@ -169,8 +182,12 @@ export class OrderIntake {
       overloaded ? 'intake over its backlog limit; pausing partition' : 'message not settled; pausing partition',
     );
     const resume = payload.pause();
+    this.options.events?.paused();
     this.consumer!.seek({ topic, partition, offset });
-    setTimeout(resume, delay).unref();
+    setTimeout(() => {
+      this.options.events?.resumed();
+      resume();
+    }, delay).unref();
   }
 
   /** Commits "everything before `offset` is done"; works while the consumer is stopping, unlike consumer.commitOffsets. */
@@ -230,6 +247,7 @@ export class OrderIntake {
         return true;
       });
       this.producedUnrecorded.delete(id);
+      if (sent) this.options.events?.deadLettered(dead.error);
       this.options.logger.warn({ ...source, error: dead.error }, sent ? 'message dead-lettered' : 'message dead-lettered before; not sent again');
       return { kind: 'done' };
     } catch (err) {

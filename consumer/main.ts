@@ -5,11 +5,13 @@ import { Admission, countBacklog } from '../intake/admission';
 import { startOrder } from '../intake/start-order';
 import { createLogger, type Log } from '../lib/logger';
 import { redactUrl, secretsOf } from '../lib/redact';
+import { serveMetrics, type MetricsServer } from '../lib/metrics-server';
 import { createTemporalClient } from '../lib/temporal-client';
 import { createKafka, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
 import { startTracing } from '../tracing';
 import { OrderIntake, type StartFn } from './intake';
+import { createConsumerMetrics } from './metrics';
 
 /** The Kafka side of the service: order commands in, order events out (outbox relay). */
 async function main(): Promise<void> {
@@ -26,6 +28,19 @@ async function main(): Promise<void> {
     interceptors: tracing?.clientInterceptors,
   });
   const admission = new Admission(countBacklog(client, config.TEMPORAL_TASK_QUEUE), config.INTAKE_BACKLOG_LIMIT, config.INTAKE_BACKLOG_CHECK_MS);
+  const metrics = createConsumerMetrics({
+    kafka,
+    pool,
+    groupId: config.KAFKA_CONSUMER_GROUP,
+    topic: Topics.commands,
+    logger,
+    backlog: () => admission.backlog,
+  });
+  // First, so a taken metrics port ends the start before anything connects.
+  let metricsServer: MetricsServer | undefined;
+  if (config.CONSUMER_METRICS_PORT > 0) {
+    metricsServer = await serveMetrics(metrics.registry, { host: config.METRICS_HOST, port: config.CONSUMER_METRICS_PORT, variable: 'CONSUMER_METRICS_PORT' });
+  }
   admission.start();
   // One trace per message: its start, the saga and the saga's SQL.
   const traced = (start: StartFn): StartFn =>
@@ -42,11 +57,12 @@ async function main(): Promise<void> {
     pool,
     groupId: config.KAFKA_CONSUMER_GROUP,
     logger,
-    start: traced((request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka')),
+    events: metrics.events,
+    start: metrics.countStarts(traced((request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka'))),
     // Not a broker or database fault (kafkajs restarts after those): exit so that it is seen, not a silent idle consumer.
     onFatalCrash: () => void shutdown('fatal consumer crash', 1),
   });
-  const relay = new OutboxRelay({ pool, kafka, logger });
+  const relay = new OutboxRelay({ pool, kafka, logger, onPublished: metrics.published });
 
   let stopping = false;
   const shutdown = async (reason: string, code = 0) => {
@@ -56,6 +72,7 @@ async function main(): Promise<void> {
     await settle(logger, 'intake stop', intake.stop());
     admission.stop();
     await settle(logger, 'relay stop', relay.stop());
+    await settle(logger, 'metrics close', Promise.all([metricsServer?.close(), metrics.close()]));
     await settle(logger, 'Temporal connection close', connection.close());
     await settle(logger, 'pool end', pool.end());
     await settle(logger, 'tracing flush', tracing?.shutdown() ?? Promise.resolve());
@@ -70,7 +87,7 @@ async function main(): Promise<void> {
     () => intake.start(),
     () => stopping,
   );
-  logger.info({ topic: intake.topic, group: config.KAFKA_CONSUMER_GROUP }, 'consumer and outbox relay running');
+  logger.info({ topic: intake.topic, group: config.KAFKA_CONSUMER_GROUP, metrics: metricsServer?.url ?? 'off' }, 'consumer and outbox relay running');
 }
 
 /** A broker that is down or restarting at start-up is waited for, not a reason to exit. */

@@ -7,8 +7,22 @@ export class LostRace extends Error {
   override name = 'LostRace';
 }
 
-/** Process-wide count of lost races that were retried; exported as a metric. */
+/** Process-wide count of lost races: retried, or given up on after the last attempt. */
 export const conflictStats = { retried: 0, exhausted: 0 };
+
+export type ConflictOutcome = 'retried' | 'exhausted';
+const conflictListeners = new Set<(outcome: ConflictOutcome) => void>();
+
+/** Each process counts its own lost races in its metrics; returns the unsubscribe. */
+export function onConflict(listener: (outcome: ConflictOutcome) => void): () => void {
+  conflictListeners.add(listener);
+  return () => conflictListeners.delete(listener);
+}
+
+function lostRace(outcome: ConflictOutcome): void {
+  conflictStats[outcome]++;
+  for (const listener of conflictListeners) listener(outcome);
+}
 
 const isConflict = (err: unknown) => err instanceof LostRace || isRetryableConflict(err) || isUniqueViolation(err);
 
@@ -28,10 +42,10 @@ export async function retryOnConflict<T>(work: () => Promise<T>, { attempts = 12
       }
       if (!isConflict(err)) throw err;
       if (attempt >= attempts) {
-        conflictStats.exhausted++;
+        lostRace('exhausted');
         throw new ContentionError(`still losing optimistic-lock races after ${attempts} attempts`);
       }
-      conflictStats.retried++;
+      lostRace('retried');
       const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
       await sleep(Math.random() * ceiling);
     }

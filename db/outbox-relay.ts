@@ -22,3 +22,9 @@ export async function lockUnpublishedEvents(db: Queryable, limit: number): Promi
 export async function markEventsPublished(db: Queryable, eventIds: string[]): Promise<void> {
   await db.query('update outbox set published_at = now() where event_id = any($1::uuid[])', [eventIds]);
 }
+
+/** Events not yet published: the relay's backlog (the partial index on unpublished rows answers it). */
+export async function countUnpublishedEvents(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ count: string }>('select count(*) from outbox where published_at is null');
+  return Number(rows[0]!.count);
+}

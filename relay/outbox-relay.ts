@@ -11,6 +11,8 @@ export interface RelayOptions {
   batchSize?: number;
   idleMs?: number;
   maxBackoffMs?: number;
+  /** After each batch the broker acknowledged: how many events, and how long the send took. */
+  onPublished?: (count: number, seconds: number) => void;
 }
 
 /**
@@ -45,6 +47,7 @@ export class OutboxRelay {
       const events = await lockUnpublishedEvents(tx, this.options.batchSize ?? 100);
       if (events.length === 0) return 0;
       const topics = [...new Set(events.map((e) => e.topic))];
+      const sent = process.hrtime.bigint();
       await producer.sendBatch({
         acks: -1,
         topicMessages: topics.map((topic) => ({
@@ -58,6 +61,7 @@ export class OutboxRelay {
             })),
         })),
       });
+      this.options.onPublished?.(events.length, Number(process.hrtime.bigint() - sent) / 1e9);
       await markEventsPublished(
         tx,
         events.map((e) => e.event_id),

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { redactUrl } from '../lib/redact';
@@ -94,7 +94,12 @@ async function main(): Promise<void> {
   acquireLock(lockFile);
   process.once('exit', () => rmSync(lockFile, { force: true }));
 
-  const ports: [number, string][] = [[config.API_PORT, 'API_PORT']];
+  const workerNames = stack.WORKERS === 1 ? ['worker'] : Array.from({ length: stack.WORKERS }, (_, i) => `worker-${i + 1}`);
+  const metricsUrls = metricsEndpoints(config, workerNames);
+  const ports: [number, string][] = [
+    [config.API_PORT, 'API_PORT'],
+    ...metricsUrls.flatMap(({ port, variable }): [number, string][] => (port ? [[port, variable]] : [])),
+  ];
   if (!external.temporal) ports.push([stack.TEMPORAL_PORT, 'TEMPORAL_PORT'], [stack.TEMPORAL_UI_PORT, 'TEMPORAL_UI_PORT']);
   if (!external.postgres) ports.push([stack.PG_PORT, 'PG_PORT']);
   if (!external.kafka) ports.push([stack.KAFKA_PORT, 'KAFKA_PORT'], [stack.KAFKA_CONTROLLER_PORT, 'KAFKA_CONTROLLER_PORT']);
@@ -182,9 +187,9 @@ async function main(): Promise<void> {
     logDir,
   };
   const worker = { ...apps, temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE };
-  const workerNames = stack.WORKERS === 1 ? ['worker'] : Array.from({ length: stack.WORKERS }, (_, i) => `worker-${i + 1}`);
+  const workerEnv = (name: string) => ({ ...worker.env, WORKER_METRICS_PORT: String(metricsUrls.find((m) => m.process === name)?.port ?? 0) });
   await Promise.all([
-    ...workerNames.map((name) => launch(() => startWorker({ ...worker, name }))),
+    ...workerNames.map((name) => launch(() => startWorker({ ...worker, env: workerEnv(name), name }))),
     launch(() => startConsumer(apps)),
     launch(() => startApi({ ...apps, port: config.API_PORT })),
   ]);
@@ -210,6 +215,7 @@ async function main(): Promise<void> {
       `  Temporal            ${temporalAddress}   namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE}`,
       `  Temporal Web UI     ${uiUrl}`,
       `  workers             ${workerNames.length} on task queue ${config.TEMPORAL_TASK_QUEUE}: ${workerNames.map((name) => `${name} (pid ${pidOf(name)})`).join(', ')}`,
+      ...metricsUrls.map(({ process, url }, i) => `  ${i === 0 ? 'metrics            ' : '                   '} ${url ?? 'off'}   (${process})`),
       `  Kafka bootstrap     ${brokers.join(',')}`,
       `  DATABASE_URL        ${redactUrl(databaseUrl)}`,
       `  logs                ${logDir}`,
@@ -217,6 +223,24 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/**
+ * Where each app serves Prometheus metrics: the API on its own port, the consumer on CONSUMER_METRICS_PORT,
+ * and worker n of a fleet on WORKER_METRICS_PORT + n - 1. A port of 0 serves none.
+ */
+function metricsEndpoints(config: Config, workerNames: string[]): { process: string; port?: number; variable: string; url?: string }[] {
+  const at = (port: number) => (port > 0 ? `http://${config.METRICS_HOST}:${port}/metrics` : undefined);
+  const base = config.WORKER_METRICS_PORT;
+  return [
+    { process: 'api', variable: 'API_PORT', url: `http://${config.API_HOST}:${config.API_PORT}/metrics` },
+    { process: 'consumer', port: config.CONSUMER_METRICS_PORT, variable: 'CONSUMER_METRICS_PORT', url: at(config.CONSUMER_METRICS_PORT) },
+    ...workerNames.map((name, i) => {
+      const port = base > 0 ? base + i : 0;
+      if (port > 65535) throw new StackError(`WORKER_METRICS_PORT=${base} leaves no port for ${name}; lower it or set 0 for none`);
+      return { process: name, port, variable: i === 0 ? 'WORKER_METRICS_PORT' : `WORKER_METRICS_PORT (+${i} for ${name})`, url: at(port) };
+    }),
+  ];
 }
 
 function pidOf(name: string): number | undefined {

@@ -9,7 +9,8 @@ import { bundleWorkflows } from './build-bundle';
 import { createOrderWorker } from './create-worker';
 import { becomeCurrentIfNone } from './deployment-bootstrap';
 import { injectFaultsAfterCommit } from './fault-injection';
-import { installRuntimeLogger } from './runtime';
+import { countConflicts } from './metrics';
+import { installRuntimeLogger, temporalLogger } from './runtime';
 import { buildIdOf, deploymentOptions, workerTuning } from './settings';
 import { connectWorker } from './temporal-connection';
 
@@ -17,8 +18,10 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
   const tracing = await startTracing('worker', config);
-  installRuntimeLogger(logger);
-  const code = config.WORKFLOW_BUNDLE ? readFileSync(config.WORKFLOW_BUNDLE, 'utf8') : await bundleWorkflows();
+  const metrics = config.WORKER_METRICS_PORT > 0 ? { host: config.METRICS_HOST, port: config.WORKER_METRICS_PORT } : undefined;
+  installRuntimeLogger(logger, { metrics });
+  countConflicts();
+  const code = config.WORKFLOW_BUNDLE ? readFileSync(config.WORKFLOW_BUNDLE, 'utf8') : await bundleWorkflows(temporalLogger(logger));
   const buildId = config.WORKER_BUILD_ID ?? buildIdOf(code);
   const deployment = deploymentOptions(config, buildId);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
       workflowBundle: config.WORKFLOW_BUNDLE ?? 'bundled at start',
       buildId,
       versioning: deployment ? `${config.WORKER_VERSIONING} in deployment ${config.WORKER_DEPLOYMENT_NAME}` : 'off',
+      metrics: metrics ? `http://${metrics.host}:${metrics.port}/metrics` : 'off',
       tracing: tracing ? redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) : 'off',
     },
     'worker polling',

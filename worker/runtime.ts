@@ -22,12 +22,29 @@ export function temporalLogger(logger: pino.Logger): SdkLogger {
 
 /**
  * Sends every log of this process's Temporal runtime to `logger`: workflow and activity `log` calls, the
- * SDK's own lines, and Core's (Rust) lines at `coreLevel` and above. Once per process, before any Worker
- * or NativeConnection exists.
+ * SDK's own lines, and Core's (Rust) lines at `coreLevel` and above. With `metrics`, the runtime also serves
+ * Prometheus text at http://host:port/metrics: the SDK's metrics and the app's (worker/metrics.ts,
+ * workflows/metrics.ts). Once per process, before any Worker or NativeConnection exists.
  */
-export function installRuntimeLogger(logger: pino.Logger, { coreLevel = 'WARN' }: { coreLevel?: LogLevel } = {}): void {
-  Runtime.install({
-    logger: temporalLogger(logger),
-    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: coreLevel }) } },
-  });
+export function installRuntimeLogger(
+  logger: pino.Logger,
+  { coreLevel = 'WARN', metrics }: { coreLevel?: LogLevel; metrics?: { host: string; port: number } } = {},
+): void {
+  const bindAddress = metrics && `${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}`;
+  try {
+    Runtime.install({
+      logger: temporalLogger(logger),
+      telemetryOptions: {
+        logging: { forward: {}, filter: makeTelemetryFilterString({ core: coreLevel }) },
+        // Prometheus conventions: counters end in _total, durations are histograms in seconds named so.
+        ...(bindAddress && {
+          metrics: { prometheus: { bindAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+        }),
+      },
+    });
+  } catch (err) {
+    if (!bindAddress) throw err;
+    const cause = err instanceof Error ? err.message : String(err);
+    throw new Error(`cannot serve worker metrics on ${bindAddress} (${cause}); set WORKER_METRICS_PORT to a free port, or to 0 for none`, { cause: err });
+  }
 }

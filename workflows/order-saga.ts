@@ -41,6 +41,7 @@ import {
 } from '../contract/saga';
 import { Limits } from '../domain/limits';
 import { textProblem } from '../domain/text';
+import { businessReason, sagaMetrics, type AbortReason } from './metrics';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -57,6 +58,7 @@ const localBookkeeping = proxyLocalActivities<Activities>(localUntilDone);
 class SagaAbort extends Error {
   constructor(
     message: string,
+    readonly why: AbortReason,
     readonly reviewReason?: string,
   ) {
     super(message);
@@ -75,6 +77,13 @@ function describeFailure(err: unknown): string {
 function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
+/** The label orders_cancelled counts it under. */
+function cancelReasonOf(err: unknown): string {
+  if (err instanceof SagaAbort) return err.why;
+  if (isCancellation(err)) return 'saga_cancelled';
+  return businessReason(applicationFailureOf(err)?.type);
 }
 
 function isBusinessFailure(err: unknown): boolean {
@@ -190,12 +199,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     for (let check = 1; check <= options.maxCheckBacks; check++) {
       status.checkBacksUsed++;
       const state = await checks.checkStep({ orderId, step }).catch(unknownUnlessCancelled('unknown' as const));
+      sagaMetrics.checkedBack(step, state);
       if (state === 'applied') return;
-      if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`);
+      if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`, 'step_not_applied');
       if (check < options.maxCheckBacks) await pause(options.checkBackInterval);
     }
     throw new SagaAbort(
       `${step} outcome unknown after ${options.maxCheckBacks} check-backs (${cause})`,
+      'step_in_doubt',
       `${step} in doubt after ${options.maxCheckBacks} check-backs`,
     );
   }
@@ -203,12 +214,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   /** The wait between check-backs; since S9 a workflow cancel ends it and the saga compensates. */
   async function pause(interval: Duration): Promise<void> {
     if (!localSteps) return sleep(interval);
-    if (cancelRequested() || (await condition(cancelRequested, interval))) throw new SagaAbort('saga cancelled');
+    if (cancelRequested() || (await condition(cancelRequested, interval))) throw new SagaAbort('saga cancelled', 'saga_cancelled');
   }
 
   async function awaitConfirmation(): Promise<void> {
     status.currentStep = 'confirmation';
     publishState('AWAITING_CONFIRMATION');
+    sagaMetrics.awaitingDecision();
     // Versioned change (S10): decisions arrive by update only, so one timer covers the window; sagas
     // started before it keep re-reading the decision the API stored.
     if (patched('decision-update')) {
@@ -234,7 +246,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       if (spacingGrows) every = Math.min(every * 2, longest);
     }
     decisionsOpen = false;
-    if (!decision && !settlesStoredDecision) throw new SagaAbort(windowExpired());
+    if (!decision && !settlesStoredDecision) throw new SagaAbort(windowExpired(), 'window_expired');
   }
 
   const windowExpired = () => `confirmation window of ${String(options.confirmWithin)} expired`;
@@ -261,7 +273,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     }
     if (decision === 'cancel') {
       const unsignalled = cancelled ? 'saga cancelled' : options.confirmation === 'manual' ? windowExpired() : 'cancelled by request';
-      throw new SagaAbort(cancelReason ? `cancelled: ${cancelReason}` : signalled ? 'cancelled by request' : unsignalled);
+      const why = cancelReason || signalled ? 'requested' : cancelled ? 'saga_cancelled' : options.confirmation === 'manual' ? 'window_expired' : 'requested';
+      throw new SagaAbort(cancelReason ? `cancelled: ${cancelReason}` : signalled ? 'cancelled by request' : unsignalled, why);
     }
     status.currentStep = 'commit';
     // Not cancellable: once the commit is sent it may apply, and compensating after it would refund a confirmed order.
@@ -272,6 +285,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     await shielded(forwardPath);
     status.currentStep = 'done';
     publishState('CONFIRMED');
+    sagaMetrics.confirmed();
     return await answeredDecisions(status);
   } catch (err) {
     status.reason = describeFailure(err);
@@ -287,6 +301,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         // Retried until done by the profile; a non-retryable failure here is a broken invariant and fails the saga loudly.
         const outcome = await run();
         status.compensationsDone.push({ step, outcome });
+        sagaMetrics.compensated(step, outcome);
       }
       status.currentStep = 'cancel';
       const cancelled = await steps.bookkeeping.cancelOrder({ ...order, reason: status.reason!, reviewReason: status.reviewReason });
@@ -298,6 +313,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     });
     status.currentStep = 'done';
     publishState('CANCELLED');
+    sagaMetrics.cancelled(cancelReasonOf(err));
     return await answeredDecisions(status);
   }
 }

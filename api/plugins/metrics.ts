@@ -1,8 +1,9 @@
-import type { FastifyPluginCallback } from 'fastify';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
-import { conflictStats } from '../../db/optimistic-retry';
+import { onConflict } from '../../db/optimistic-retry';
+import { collectProcessMetrics } from '../../lib/process-metrics';
 import { errorResponses } from '../schemas';
 
 declare module 'fastify' {
@@ -11,25 +12,57 @@ declare module 'fastify' {
   }
 }
 
+const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** The route's pattern (`/orders/:orderId`), never the raw URL; anything the router did not match is one value. */
+function routeLabels(request: FastifyRequest): { route: string; method: string } {
+  const route = request.routeOptions.url;
+  return { route: route ?? 'unmatched', method: methods.includes(request.method) ? request.method : 'other' };
+}
+
 const exposition = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } };
 
-/** Process and intake metrics, served at GET /metrics. */
+/** Process, HTTP and intake metrics, served at GET /metrics. */
 const metrics: FastifyPluginCallback = (app, _options, done) => {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const ordersStarted = new Counter({
     name: 'orders_start_requests_total',
-    help: 'Order start requests by source and result (started, duplicate, conflict, unavailable, overloaded)',
+    help: 'Order start requests by source and result (started, duplicate, conflict, unavailable, overloaded, failed)',
     labelNames: ['source', 'result'] as const,
     registers: [registry],
   });
-  new Gauge({
-    name: 'optimistic_lock_retries_total',
-    help: 'Lost optimistic-lock races retried in this process',
+  const conflicts = new Counter({
+    name: 'optimistic_lock_conflicts_total',
+    help: 'Optimistic-lock races lost in this process, retried or given up on',
     registers: [registry],
-    collect() {
-      this.set(conflictStats.retried);
-    },
+  });
+  const retries = new Counter({ name: 'optimistic_lock_retries_total', help: 'Lost optimistic-lock races retried in this process', registers: [registry] });
+  const unsubscribe = onConflict((outcome) => {
+    conflicts.inc();
+    if (outcome === 'retried') retries.inc();
+  });
+  app.addHook('onClose', (_app, next) => {
+    unsubscribe();
+    next();
+  });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by route pattern, method and status code',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from receiving a request to sending its answer, by route pattern, method and status code',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    registers: [registry],
+  });
+  app.addHook('onResponse', (request, reply, next) => {
+    const labels = { ...routeLabels(request), status_code: String(reply.statusCode) };
+    requests.inc(labels);
+    latency.observe(labels, reply.elapsedTime / 1000);
+    next();
   });
   new Gauge({
     name: 'intake_backlog_sagas',

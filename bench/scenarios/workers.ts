@@ -20,6 +20,8 @@ export function workerEnv(ctx: BenchContext): NodeJS.ProcessEnv {
     KAFKA_BROKERS: ctx.stack.brokers.join(','),
     TEMPORAL_TASK_QUEUE: 'orders',
     LOG_LEVEL: 'warn',
+    // The stack's worker serves metrics; these extra ones would all want its port.
+    WORKER_METRICS_PORT: '0',
   };
 }
 
