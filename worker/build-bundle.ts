@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Logger } from '@temporalio/common';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { runCommand, UsageError } from '../lib/cli';
 import { workflowInterceptorModules } from '../tracing';
@@ -7,9 +8,12 @@ import { workflowsPath } from './create-worker';
 
 export const defaultBundlePath = path.resolve(__dirname, '..', 'dist', 'workflow-bundle.js');
 
-/** The workflow code every worker runs: written once by `npm run build:workflows`, or bundled at a worker's start. */
-export async function bundleWorkflows(): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules });
+/**
+ * The workflow code every worker runs: written once by `npm run build:workflows`, or bundled at a worker's
+ * start, where `logger` keeps webpack's report in the worker's JSON lines.
+ */
+export async function bundleWorkflows(logger?: Logger): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, ...(logger ? { logger } : {}) });
   return code;
 }
 
