@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { canConnect, repoRoot } from '../stack/servers';
+import { canConnect, repoRoot, waitUntil } from '../stack/servers';
 import { freeStackPorts } from '../stack/ports';
 
 function processesUsing(dir: string): string[] {
@@ -55,6 +55,20 @@ describe('npm start: the whole embedded stack', () => {
       await connection.close();
     }
 
+    // Each worker of the fleet serves its metrics on WORKER_METRICS_PORT + n - 1, as the banner says.
+    const metricsUrls = {
+      consumer: `http://127.0.0.1:${ports.CONSUMER_METRICS_PORT}/metrics`,
+      'worker-1': `http://127.0.0.1:${ports.WORKER_METRICS_PORT}/metrics`,
+      'worker-2': `http://127.0.0.1:${ports.WORKER_METRICS_PORT + 1}/metrics`,
+    };
+    expect(output).toContain(`metrics             http://127.0.0.1:${ports.API_PORT}/metrics   (api)`);
+    for (const [name, url] of Object.entries(metricsUrls)) {
+      expect(output).toContain(`${url}   (${name})`);
+      // The consumer has no readiness probe: the banner may come before it listens.
+      await waitUntil(url, async () => (await fetch(url)).ok, 30_000);
+    }
+    for (const url of [metricsUrls['worker-1'], metricsUrls['worker-2']]) expect(await (await fetch(url)).text()).toMatch(/^temporal_num_pollers\{/m);
+
     expect(await (await fetch(`http://127.0.0.1:${ports.API_PORT}/healthz`)).json()).toEqual({ status: 'ok' });
     expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).ok).toBe(true);
     const ready: unknown = await (await fetch(`http://127.0.0.1:${ports.API_PORT}/readyz`)).json();
@@ -62,7 +76,8 @@ describe('npm start: the whole embedded stack', () => {
 
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    for (const [name, port] of Object.entries(ports)) expect(await canConnect(port), `${name} ${port} still bound`).toBe(false);
+    for (const [name, port] of Object.entries({ ...ports, WORKER_METRICS_PORT_2: ports.WORKER_METRICS_PORT + 1 }))
+      expect(await canConnect(port), `${name} ${port} still bound`).toBe(false);
     expect(processesUsing(stackDir)).toEqual([]);
   });
 });

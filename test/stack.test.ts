@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePortRun } from '../stack/ports';
 import { freePort } from './global-setup';
 
 const repoRoot = path.resolve(__dirname, '..');
@@ -38,17 +39,35 @@ async function holdPort(): Promise<{ port: number; release: () => Promise<void> 
 }
 
 describe('npm start error paths', () => {
-  it.each(['API_PORT', 'PG_PORT', 'KAFKA_PORT', 'TEMPORAL_UI_PORT'])('a port in use stops the start and names %s', async (variable) => {
-    const held = await holdPort();
+  it.each(['API_PORT', 'PG_PORT', 'KAFKA_PORT', 'TEMPORAL_UI_PORT', 'CONSUMER_METRICS_PORT', 'WORKER_METRICS_PORT'])(
+    'a port in use stops the start and names %s',
+    async (variable) => {
+      const held = await holdPort();
+      try {
+        const env = { ...(await freeStackPorts()), [variable]: String(held.port) };
+        const result = await runStack(env);
+        expect(result.code).toBe(1);
+        const lines = result.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toBe(`error: port ${held.port} is already in use; stop whatever holds it or set ${variable} to a free port`);
+      } finally {
+        await held.release();
+      }
+    },
+  );
+
+  it("a fleet's second worker serves metrics on WORKER_METRICS_PORT + 1: taken, the start stops", async () => {
+    const base = await freePortRun(2);
+    const held = net.createServer();
+    await new Promise<void>((resolve) => held.listen(base + 1, '127.0.0.1', resolve));
     try {
-      const env = { ...(await freeStackPorts()), [variable]: String(held.port) };
-      const result = await runStack(env);
+      const result = await runStack({ ...(await freeStackPorts()), WORKERS: '2', WORKER_METRICS_PORT: String(base) });
       expect(result.code).toBe(1);
-      const lines = result.stderr.trim().split('\n');
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toBe(`error: port ${held.port} is already in use; stop whatever holds it or set ${variable} to a free port`);
+      expect(result.stderr.trim()).toBe(
+        `error: port ${base + 1} is already in use; stop whatever holds it or set WORKER_METRICS_PORT (+1 for worker-2) to a free port`,
+      );
     } finally {
-      await held.release();
+      await new Promise((resolve) => held.close(resolve));
     }
   });
 

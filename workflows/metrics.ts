@@ -4,7 +4,7 @@ import type { SagaStep } from '../domain/order';
 
 /**
  * What the saga counts, through the SDK's workflow meter: the worker's metrics port serves them (the
- * exporter adds `_total`, and namespace, task_queue and workflow_type labels). The meter emits nothing
+ * exporter adds `_total`, and the labels namespace, taskQueue and workflowType). The meter emits nothing
  * while a workflow replays, so a saga replayed after a cache eviction or by another worker counts once;
  * a workflow task that fails after its activation and runs again may count twice. Emitting issues no
  * command, so histories replay unchanged.
