@@ -11,6 +11,7 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -42,6 +43,7 @@ import {
 import { Limits } from '../domain/limits';
 import { textProblem } from '../domain/text';
 import { businessReason, sagaMetrics, type AbortReason } from './metrics';
+import { currentDetails, stepSummaries } from './summaries';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -95,6 +97,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   const orderId = input.messageId;
   const items: OrderItem[] = input.items;
   const order = { orderId, customerId: input.customerId, items, confirmation: options.confirmation };
+  const says = stepSummaries(order);
 
   const status: OrderSagaStatus = {
     orderId,
@@ -167,8 +170,10 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   setHandler(confirmSignal, () => takeRequest('confirm'));
   setHandler(cancelSignal, (args) => takeRequest('cancel', args?.reason));
 
+  const showDetails = () => setCurrentDetails(currentDetails(status));
   const publishState = (state: SagaState) => {
     status.state = state;
+    showDetails();
     upsertSearchAttributes([
       { key: OrderIdKey, value: orderId },
       { key: CustomerIdKey, value: input.customerId },
@@ -193,12 +198,16 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       await resolveInDoubt(step, describeFailure(err));
     }
     status.stepsApplied.push(step);
+    showDetails();
   }
 
   async function resolveInDoubt(step: SagaStep, cause: string): Promise<void> {
     for (let check = 1; check <= options.maxCheckBacks; check++) {
       status.checkBacksUsed++;
-      const state = await checks.checkStep({ orderId, step }).catch(unknownUnlessCancelled('unknown' as const));
+      showDetails();
+      const state = await checks.checkStep
+        .executeWithOptions({ summary: says.checkBack(step, check, options.maxCheckBacks) }, [{ orderId, step }])
+        .catch(unknownUnlessCancelled('unknown' as const));
       sagaMetrics.checkedBack(step, state);
       if (state === 'applied') return;
       if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`, 'step_not_applied');
@@ -224,7 +233,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     // Versioned change (S10): decisions arrive by update only, so one timer covers the window; sagas
     // started before it keep re-reading the decision the API stored.
     if (patched('decision-update')) {
-      await condition(() => decision !== undefined || cancelRequested(), options.confirmWithin);
+      const until = new Date(Date.now() + msToNumber(options.confirmWithin));
+      await condition(() => decision !== undefined || cancelRequested(), options.confirmWithin, { summary: says.waitForDecision(until) });
       decisionsOpen = false;
       // Ends this workflow task, so Temporal records the decision as accepted before the local steps that
       // settle and commit it run: the client's answer does not wait on the database.
@@ -257,11 +267,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   // Compensations are registered before their step runs: a step that timed out may still have applied.
   const undo: { step: SagaStep; run: () => Promise<string> }[] = [];
   async function forwardPath(): Promise<void> {
-    const { totalCents } = await steps.bookkeeping.openOrder(order);
-    undo.unshift({ step: 'reserve', run: () => compensations.releaseStock({ orderId }) });
-    await runStep('reserve', () => steps.forward.reserveStock({ orderId, items }));
-    undo.unshift({ step: 'debit', run: () => compensations.refundDebit({ orderId }) });
-    await runStep('debit', () => steps.forward.debitAccount({ orderId, accountId: input.customerId, amountCents: totalCents }));
+    const { totalCents } = await steps.bookkeeping.openOrder.executeWithOptions({ summary: says.open }, [order]);
+    undo.unshift({ step: 'reserve', run: () => compensations.releaseStock.executeWithOptions({ summary: says.release }, [{ orderId }]) });
+    await runStep('reserve', () => steps.forward.reserveStock.executeWithOptions({ summary: says.reserve }, [{ orderId, items }]));
+    undo.unshift({ step: 'debit', run: () => compensations.refundDebit.executeWithOptions({ summary: says.refund }, [{ orderId }]) });
+    await runStep('debit', () =>
+      steps.forward.debitAccount.executeWithOptions({ summary: says.debit }, [{ orderId, accountId: input.customerId, amountCents: totalCents }]),
+    );
     if (options.confirmation === 'manual') await awaitConfirmation();
     decisionsOpen = false;
     const signalled = decision;
@@ -269,7 +281,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     if (settlesStoredDecision) {
       // The first decision stored wins, whether the API stored it (its signal may be lost) or this default does.
       const fallback = decision ?? (cancelled || options.confirmation === 'manual' ? 'cancel' : 'confirm');
-      decision = (await steps.bookkeeping.settleConfirmation({ orderId, decision: fallback })) ?? fallback;
+      decision =
+        (await steps.bookkeeping.settleConfirmation.executeWithOptions({ summary: says.settle(fallback) }, [{ orderId, decision: fallback }])) ?? fallback;
     }
     if (decision === 'cancel') {
       const unsignalled = cancelled ? 'saga cancelled' : options.confirmation === 'manual' ? windowExpired() : 'cancelled by request';
@@ -278,7 +291,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     }
     status.currentStep = 'commit';
     // Not cancellable: once the commit is sent it may apply, and compensating after it would refund a confirmed order.
-    await CancellationScope.nonCancellable(() => steps.bookkeeping.commitOrder({ orderId }));
+    await CancellationScope.nonCancellable(() => steps.bookkeeping.commitOrder.executeWithOptions({ summary: says.commit }, [{ orderId }]));
   }
 
   try {
@@ -301,10 +314,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         // Retried until done by the profile; a non-retryable failure here is a broken invariant and fails the saga loudly.
         const outcome = await run();
         status.compensationsDone.push({ step, outcome });
+        showDetails();
         sagaMetrics.compensated(step, outcome);
       }
       status.currentStep = 'cancel';
-      const cancelled = await steps.bookkeeping.cancelOrder({ ...order, reason: status.reason!, reviewReason: status.reviewReason });
+      const cancelled = await steps.bookkeeping.cancelOrder.executeWithOptions({ summary: says.cancel }, [
+        { ...order, reason: status.reason!, reviewReason: status.reviewReason },
+      ]);
       // The cancellation had to make its text storable: flag it, so the UI and the API show it for review.
       if (cancelled.reviewReason && !status.needsReview) {
         status.needsReview = true;
