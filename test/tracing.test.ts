@@ -13,6 +13,7 @@ import { workflowIdFor } from '../domain/order';
 import { startTracing, workflowInterceptorModules, type Tracing } from '../tracing';
 import { createOrderWorker, workflowsPath } from '../worker/create-worker';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { freePort } from './global-setup';
 import { createDevServer } from './helpers/dev-server';
 import { quietBundlerLogger } from './helpers/loggers';
 import { seed, uniqueIds } from './helpers/seed';
@@ -163,6 +164,20 @@ describe('tracing through Temporal interceptors, on a real dev server and Postgr
     const on = loadedWith(otel.OTEL_EXPORTER_OTLP_ENDPOINT);
     expect(on.on).toBe(true);
     expect(on.loaded).toBeGreaterThan(0);
+  });
+
+  it('a collector that does not answer costs spans, not requests: the API answers and shutdown returns', async () => {
+    const unreachable = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}` };
+    const tracing = await startTracing('api', unreachable);
+    const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'silent', ...unreachable });
+    const app = await buildApp(config, { logger: false, tracing });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/orders/no-such-order' })).statusCode).toBe(404);
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+    await expect(tracing!.shutdown()).resolves.toBeUndefined();
   });
 
   it('a bad collector address is refused at start, naming the variable', () => {

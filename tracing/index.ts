@@ -24,7 +24,7 @@ export interface Tracing {
   readonly tracePool: (pool: Pool) => void;
   /** Runs `work` inside a new span (the consumer's span per Kafka message). */
   readonly inSpan: <T>(name: string, attributes: Attributes, work: () => Promise<T>) => Promise<T>;
-  /** Exports what is buffered and stops. */
+  /** Exports what is buffered and stops; resolves even when the collector does not answer. */
   readonly shutdown: () => Promise<void>;
 }
 

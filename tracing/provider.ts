@@ -53,7 +53,8 @@ export function createTracing({ service, endpoint, spanProcessor }: { service: T
     httpPlugin: httpTracing(tracer),
     tracePool: (pool) => traceQueries(pool, tracer),
     inSpan: (name, attributes, work) => inSpan(tracer, name, attributes, work),
-    shutdown: () => provider.shutdown(),
+    // A collector that is down costs the spans still buffered; it must not fail the process's shutdown.
+    shutdown: () => provider.shutdown().catch(() => undefined),
   };
 }
 
