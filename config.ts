@@ -58,7 +58,8 @@ export const configSchema = z.object({
   WORKER_LOCAL_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1_000).default(100),
   WORKER_WORKFLOW_POLLERS: z.coerce.number().int().min(2).max(100).default(10),
   WORKER_ACTIVITY_POLLERS: z.coerce.number().int().min(1).max(100).default(10),
-  WORKER_STICKY_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).default(2_000),
+  /** At least 2: with the cache off (0) the SDK loses track of the saga's local activities and sagas stall. */
+  WORKER_STICKY_CACHE_SIZE: z.coerce.number().int().min(2).max(100_000).default(2_000),
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Appended to the worker's identity (`pid@host/<name>`); `npm start` sets worker, worker-2, … */
   WORKER_NAME: z
