@@ -12,6 +12,7 @@ import { startOwnStack } from '../chaos/stack';
 import { insertAccount } from '../db/accounts';
 import { upsertInventoryAvailable } from '../db/inventory';
 import { createPool } from '../db/pool';
+import { selectProcessedMessage } from '../db/processed-messages';
 import { runCommand } from '../lib/cli';
 import { freePort } from '../stack/ports';
 import { repoRoot } from '../stack/servers';
@@ -69,9 +70,7 @@ async function main(): Promise<number> {
 
     const ui = `http://127.0.0.1:${uiPort}/namespaces/default`;
     shoot(`${ui}/workflows?query=${encodeURIComponent('OrderStatus="CANCELLED"')}`, 'list-cancelled.png');
-    shoot(`${ui}/workflows`, 'list-all.png');
-    const { rows } = await pool.query<{ run_id: string }>(`select run_id from processed_messages where message_id = 'ord-1002'`);
-    const run = `${ui}/workflows/order-ord-1002/${rows[0]!.run_id}`;
+    const run = `${ui}/workflows/order-ord-1002/${(await selectProcessedMessage(pool, 'ord-1002'))!.run_id}`;
     shoot(`${run}/history`, 'history-compensation.png', 1900);
     shoot(`${run}/user-metadata`, 'summary-details.png');
     shoot(`${ui}/worker-deployments/saga-orchestrator`, 'worker-deployment.png');
