@@ -1,7 +1,35 @@
+import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool, Queryable } from '../db/pool';
 import * as q from '../db/reconcile';
 import { workflowIdFor } from '../domain/order';
+import { UsageError } from '../lib/cli';
+import { ExitCode, print, withServers } from './context';
+
+export const usage = `  reconcile                  check every invariant of RELIABILITY.md against PostgreSQL (read-only), cross-checked with Temporal
+              --json            machine-readable report
+              --no-temporal     skip the Temporal cross-checks (stranded and lost orders)
+              --limit N         violating rows listed per check (default 100)`;
+
+/** `reconcile`: 0 every invariant holds, 1 violations found, 3 PostgreSQL or Temporal unreachable. */
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: 'boolean', default: false }, 'no-temporal': { type: 'boolean', default: false }, limit: { type: 'string', default: '100' } },
+    strict: true,
+  });
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit must be a whole number from 1 to 10000, got ${values.limit}`);
+  // The balance and stock checks scan their tables: a minute, not the usual ten seconds.
+  return withServers(
+    async ({ db, temporal }) => {
+      const report = await reconcile({ pool: db(), client: values['no-temporal'] ? undefined : await temporal(), limit });
+      print(values.json, () => formatReport(report), report);
+      return report.ok ? ExitCode.ok : ExitCode.no;
+    },
+    { queryTimeoutMs: 60_000 },
+  );
+}
 
 export interface Check {
   name: string;

@@ -1,53 +1,59 @@
-import { parseArgs } from 'node:util';
 import { runCommand, UsageError } from '../lib/cli';
-import { loadConfigOrExit } from '../config';
-import { createPool } from '../db/pool';
-import { createTemporalClient } from '../lib/temporal-client';
+import * as cancel from './cancel';
+import * as confirm from './confirm';
+import { CommandFailure, ExitCode, reportFailure } from './context';
 import { deployUsage, runDeploy } from './deploy';
-import { formatReport, reconcile } from './reconcile';
+import * as list from './list';
+import * as reconcile from './reconcile';
+import * as replayDlq from './replay-dlq';
+import * as status from './status';
+
+interface Command {
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** One entry per command, each in its own file under cli/. */
+const commands: Record<string, Command> = {
+  status,
+  list,
+  confirm,
+  cancel,
+  'replay-dlq': replayDlq,
+  reconcile,
+  deploy: { usage: deployUsage, run: runDeploy },
+};
 
 const usage = `usage: npm run saga -- <command> [options]
 
 commands:
-  reconcile   check every invariant of RELIABILITY.md against PostgreSQL (read-only), cross-checked with Temporal
-              --json            machine-readable report
-              --no-temporal     skip the Temporal cross-checks (stranded and lost orders)
-              --limit N         violating rows listed per check (default 100)
-${deployUsage}
+${Object.values(commands)
+  .map((c) => c.usage)
+  .join('\n')}
 
-exit codes: 0 every invariant holds · 1 violations found · 2 usage error or a server unreachable`;
-
-async function runReconcile(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { json: { type: 'boolean', default: false }, 'no-temporal': { type: 'boolean', default: false }, limit: { type: 'string', default: '100' } },
-    strict: true,
-  });
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit must be a whole number from 1 to 10000, got ${values.limit}`);
-  const config = loadConfigOrExit();
-  const pool = createPool({ connectionString: config.DATABASE_URL, max: 1, queryTimeoutMs: 60_000 });
-  const temporal = values['no-temporal'] ? undefined : createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-  try {
-    const report = await reconcile({ pool, client: temporal?.client, limit });
-    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
-    return report.ok ? 0 : 1;
-  } finally {
-    await pool.end();
-    await temporal?.connection.close();
-  }
-}
+exit codes: 0 done · 1 the answer is no (unknown order, decision refused, invariants violated, records left unreplayed)
+            2 bad usage · 3 PostgreSQL, Temporal or Kafka unreachable (the line names it; nothing was decided: retry)`;
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === 'reconcile') return runReconcile(rest);
-  if (command === 'deploy') return runDeploy(rest);
-  if (!command || command === 'help' || command === '--help') {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help') {
     process.stdout.write(`${usage}\n`);
-    return command ? 0 : 2;
+    return name ? 0 : 2;
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof CommandFailure) return reportFailure(err, rest.includes('--json'));
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      // The command's own usage, not all of it.
+      process.stderr.write(`error: ${(err as Error).message}\n\nusage: npm run saga -- ${command.usage.trimStart()}\n`);
+      return ExitCode.usage;
+    }
+    throw err;
+  }
 }
 
-// 1 means violations found: an unreachable server is not one.
+// An error no command expected: one line, exit 2 (1 would read as "violations found" from reconcile).
 runCommand(main, usage, 2);

@@ -1,6 +1,6 @@
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import pg from 'pg';
-import { orderMessageSchema, type OrderMessage } from '../contract/order';
+import type { OrderMessage } from '../contract/order';
 import { insertDeadLetter, markDeadLetterProduced, selectDeadLetterForUpdate, type SourceRecord } from '../db/dead-letters';
 import { isDatabaseUnavailable, isDataError } from '../db/errors';
 import { withTransaction, type Pool } from '../db/pool';
@@ -9,7 +9,7 @@ import { MessageConflictError, TemporalUnavailableError, type StartResult } from
 import type { Log } from '../lib/logger';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { Topics } from '../messaging/topics';
-import { duplicateKey } from '../domain/json';
+import { parseOrderCommand } from './parse-command';
 
 export type StartFn = (request: OrderMessage) => Promise<StartResult>;
 
@@ -271,20 +271,8 @@ export class OrderIntake {
 }
 
 function parse(message: KafkaMessage): { kind: 'command'; command: OrderMessage } | DeadLetter {
-  let value: unknown;
-  const text = message.value?.toString('utf8') ?? '';
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    return deadLetterOf('MalformedJson', err instanceof Error ? err.message : String(err));
-  }
-  const duplicate = duplicateKey(text);
-  if (duplicate !== undefined) return deadLetterOf('MalformedJson', `key ${JSON.stringify(duplicate)} appears twice in one object`);
-  const command = orderMessageSchema.safeParse(value);
-  if (!command.success) {
-    return deadLetterOf('ValidationError', command.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; '));
-  }
-  return { kind: 'command', command: command.data };
+  const parsed = parseOrderCommand(message.value);
+  return parsed.ok ? { kind: 'command', command: parsed.command } : deadLetterOf(parsed.error, parsed.reason);
 }
 
 /** The reason may quote the message (JSON.parse does): bounded, and without NUL, which PostgreSQL text refuses. */

@@ -1,0 +1,383 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { statusQuery } from '../contract/saga';
+import { OrderIntake } from '../consumer/intake';
+import { workflowIdFor } from '../domain/order';
+import { startOrder } from '../intake/start-order';
+import { repoRoot } from '../stack/servers';
+import { freePort } from './global-setup';
+import { assertInvariants } from './helpers/invariants';
+import { quietLogger } from './helpers/loggers';
+import { startRealStack, type RealStack } from './helpers/real-stack';
+import { balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real CLI as a child process; killed (and reported as hanging) if it has not exited in 30 s. */
+function saga(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'cli/saga.ts'), ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    const hung = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code, signal) => {
+      clearTimeout(hung);
+      resolve({ code: signal ? null : code, stdout, stderr });
+    });
+  });
+}
+
+const json = <T>(run: Run): T => JSON.parse(run.stdout) as T;
+
+const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
+describe('npm run saga -- status, list, confirm, cancel, replay-dlq, on real PostgreSQL, Temporal and Kafka', () => {
+  let stack: RealStack;
+  let env: Record<string, string>;
+  const kafka = new Kafka({ brokers: inject('kafkaBrokers'), clientId: 'cli-test', logLevel: logLevel.NOTHING });
+  let admin: Admin;
+
+  beforeAll(async () => {
+    stack = await startRealStack();
+    admin = kafka.admin();
+    await admin.connect();
+    env = {
+      DATABASE_URL: stack.db.url,
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      KAFKA_BROKERS: inject('kafkaBrokers').join(','),
+      TEMPORAL_UI_URL: 'http://ui.example:8080/',
+      LOG_LEVEL: 'silent',
+    };
+  });
+  afterAll(async () => {
+    await admin?.disconnect();
+    await stack?.stop();
+  });
+
+  const start = (ids: ReturnType<typeof uniqueIds>, messageId: string, extra: { confirmation?: 'manual'; cents?: number } = {}) =>
+    startOrder(
+      { client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue },
+      { messageId, customerId: ids.account, items: [{ sku: ids.sku, quantity: 2, unitPriceCents: extra.cents ?? 1_999 }], confirmation: extra.confirmation },
+      'rest',
+    );
+  const awaitingDecision = (orderId: string) =>
+    until(`${orderId} to await its decision`, async () => {
+      const s = await stack.client.workflow.getHandle(workflowIdFor(orderId)).query(statusQuery);
+      return s.state === 'AWAITING_CONFIRMATION';
+    });
+
+  it('status, list, confirm and cancel: human and --json output, the API’s refusals, unknown orders', async () => {
+    const ids = uniqueIds('cli');
+    await seed(stack.db.pool, { account: [ids.account, 20_000], skus: [[ids.sku, 20]] });
+    const [auto, held, dropped, unfunded] = ['auto', 'held', 'dropped', 'unfunded'].map((s) => `${ids.message}-${s}`) as [string, string, string, string];
+    await start(ids, auto);
+    const heldStart = await start(ids, held, { confirmation: 'manual' });
+    await start(ids, dropped, { confirmation: 'manual' });
+    await start(ids, unfunded, { cents: 900_000 });
+    await Promise.all([stack.result(auto), stack.result(unfunded), awaitingDecision(held), awaitingDecision(dropped)]);
+
+    // status of a saga awaiting its decision: from the query, with the Web UI link of its run.
+    const waiting = await saga(['status', held], env);
+    expect(waiting.code).toBe(0);
+    expect(waiting.stdout).toContain(`order ${held}  AWAITING_CONFIRMATION`);
+    expect(waiting.stdout).toMatch(/confirmation\s+manual, decision: none yet/);
+    expect(waiting.stdout).toMatch(/steps\s+reserve applied, debit applied/);
+    expect(waiting.stdout).toMatch(/total\s+39\.98/);
+    expect(waiting.stdout).toMatch(/check-backs\s+0/);
+    expect(waiting.stdout).toMatch(/needs review\s+no/);
+    expect(waiting.stdout).toContain(`http://ui.example:8080/namespaces/default/workflows/order-${held}/${heldStart.runId}/history`);
+    const waitingJson = json<Record<string, unknown>>(await saga(['status', held, '--json'], env));
+    expect(waitingJson).toMatchObject({
+      orderId: held,
+      state: 'AWAITING_CONFIRMATION',
+      totalCents: 3_998,
+      decision: null,
+      needsReview: false,
+      checkBacksUsed: 0,
+      saga: { state: 'AWAITING_CONFIRMATION', stepsApplied: ['reserve', 'debit'] },
+      workflow: { workflowId: `order-${held}`, runId: heldStart.runId, status: 'RUNNING', taskQueue: stack.taskQueue },
+    });
+
+    // A compensated order, read after its saga closed: the result gives the compensations and check-backs.
+    const failed = json<Record<string, unknown>>(await saga(['status', unfunded, '--json'], env));
+    expect(failed).toMatchObject({ state: 'CANCELLED', checkBacksUsed: 0, workflow: { status: 'COMPLETED' } });
+    expect(failed.steps).toEqual(
+      expect.arrayContaining([expect.objectContaining({ step: 'reserve', state: 'compensated' }), expect.objectContaining({ step: 'debit', state: 'fenced' })]),
+    );
+    expect(failed.compensations).toEqual(expect.arrayContaining([expect.objectContaining({ step: 'reserve' })]));
+    expect((await saga(['status', unfunded], env)).stdout).toMatch(/cancel reason\s+\S/);
+
+    // list, from visibility: a table by default, JSON for scripts, filtered by status and customer.
+    const awaitingList = ['list', '--status', 'awaiting_confirmation', '--customer', ids.account];
+    await until('visibility to list both held orders', async () => json<{ sagas: unknown[] }>(await saga([...awaitingList, '--json'], env)).sagas.length === 2);
+    const listed = json<{ sagas: { orderId: string; orderStatus: string; customerId: string; executionStatus: string }[] }>(
+      await saga([...awaitingList, '--json'], env),
+    );
+    expect(listed.sagas.map((s) => s.orderId).sort()).toEqual([dropped, held].sort());
+    expect(listed.sagas.every((s) => s.orderStatus === 'AWAITING_CONFIRMATION' && s.customerId === ids.account && s.executionStatus === 'RUNNING')).toBe(true);
+    await until('visibility to list all four', async () => (await saga(['list', '--customer', ids.account], env)).stdout.includes('4 sagas'));
+    const table = await saga(['list', '--customer', ids.account], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^ORDER\s+STATUS\s+CUSTOMER\s+REVIEW\s+WORKFLOW\s+STARTED/);
+    expect(table.stdout).toMatch(new RegExp(`${auto}\\s+CONFIRMED\\s+${ids.account}\\s+-\\s+COMPLETED`));
+    expect(table.stdout).toContain('4 sagas');
+    expect((await saga(['list', '--customer', ids.account, '--limit', '1', '--json'], env)).stdout).toMatch(/"orderId"/);
+    expect(json<{ sagas: unknown[] }>(await saga(['list', '--customer', ids.account, '--limit', '1', '--json'], env)).sagas).toHaveLength(1);
+    const review = await saga(['list', '--customer', ids.account, '--needs-review'], env);
+    expect(review.stdout).toContain('no sagas match');
+
+    // confirm and cancel through the decide update, answering with the outcome; the same decision again, the same answer.
+    const confirmed = await saga(['confirm', held], env);
+    expect(confirmed).toMatchObject({ code: 0, stdout: `order ${held}: CONFIRMED\n` });
+    expect(json(await saga(['confirm', held, '--json'], env))).toEqual({ orderId: held, decision: 'confirm', status: 'CONFIRMED' });
+    const cancelled = await saga(['cancel', dropped, '--reason', 'customer changed their mind', '--json'], env);
+    expect(cancelled.code).toBe(0);
+    expect(json(cancelled)).toMatchObject({ orderId: dropped, decision: 'cancel', status: 'CANCELLED' });
+    expect(json<{ reason: string }>(cancelled).reason).toContain('customer changed their mind');
+    expect(await balanceOf(stack.db.pool, ids.account)).toBe(20_000 - 3_998 - 3_998 + 39 + 39);
+
+    // The API's 409s, as one line and exit 1; under --json also the API's error document.
+    const conflict = await saga(['confirm', dropped, '--json'], env);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/^error: (DecisionConflict|OrderClosed): .*CANCELLED/);
+    expect(json<{ error: string }>(conflict).error).toMatch(/DecisionConflict|OrderClosed/);
+    const automatic = await saga(['confirm', auto], env);
+    expect(automatic.code).toBe(1);
+    expect(automatic.stderr).toMatch(/^error: NotAwaitingDecision: /);
+    expect(automatic.stdout).toBe('');
+
+    // Unknown orders: exit 1 with one line, for every order command.
+    for (const command of ['status', 'confirm', 'cancel']) {
+      const unknown = await saga([command, `nope-${ids.tag}`, '--json'], env);
+      expect(unknown.code, command).toBe(1);
+      expect(unknown.stderr, command).toBe(`error: no order nope-${ids.tag}\n`);
+      expect(json(unknown), command).toMatchObject({ error: 'OrderNotFound' });
+    }
+
+    // The order closed: status reads the database and the saga's result.
+    const closed = await saga(['status', held], env);
+    expect(closed.stdout).toContain(`order ${held}  CONFIRMED`);
+    expect(closed.stdout).toMatch(/decision: confirm/);
+    expect(closed.stdout).toMatch(/saga\s+order-\S+ COMPLETED/);
+    expect((await ledgerOf(stack.db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(3);
+    await assertInvariants(stack.db.pool);
+  });
+
+  it('bad usage exits 2 with the command’s usage, before connecting to anything', async () => {
+    const nowhere = { ...env, DATABASE_URL: 'postgres://x@127.0.0.1:1/none', TEMPORAL_ADDRESS: '127.0.0.1:1', KAFKA_BROKERS: '127.0.0.1:1' };
+    const cases: [string[], RegExp][] = [
+      [['status'], /status takes one order ID, got 0/],
+      [['status', 'a b'], /order ID "a b": letters, digits/],
+      [['list', '--status', 'LOST'], /--status must be one of/],
+      [['list', "--customer=x' OR true"], /--customer/],
+      [['list', '--limit', '0'], /--limit must be a whole number/],
+      [['cancel', 'x', '--reason', 'bad\u0007bell'], /--reason: /],
+      [['replay-dlq', '--code', 'Nope'], /--code must be one of/],
+      [['replay-dlq', '--since', 'yesterday'], /--since "yesterday"/],
+      [['replay-dlq', '--id', 'topic-without-offset'], /--id "topic-without-offset"/],
+      [['confirm', 'x', '--frobnicate'], /frobnicate/],
+      [['explode'], /unknown command "explode"/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await saga(args, nowhere);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr, args.join(' ')).toMatch(message);
+      expect(run.stderr, args.join(' ')).toContain('usage: npm run saga -- ');
+    }
+  });
+
+  it('an unreachable PostgreSQL, Temporal or Kafka: one line naming its address, exit 3, no hang, no stack trace', async () => {
+    const ids = uniqueIds('down');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
+    await start(ids, ids.message);
+    await stack.result(ids.message);
+    const closedPort = await freePort();
+
+    const noDatabase = { ...env, DATABASE_URL: `postgres://app:s3cret-pw@127.0.0.1:${closedPort}/orders` };
+    for (const args of [['status', ids.message], ['confirm', `x-${ids.tag}`], ['replay-dlq'], ['reconcile', '--no-temporal']]) {
+      const run = await saga(args, noDatabase);
+      expect(run.code, args[0]).toBe(3);
+      expect(run.stderr, args[0]).toMatch(
+        new RegExp(`^error: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${closedPort}/orders \\(DATABASE_URL\\): .*ECONNREFUSED.*\\n$`),
+      );
+      expect(run.stderr, args[0]).not.toContain('s3cret-pw');
+    }
+
+    const noTemporal = { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}` };
+    for (const args of [['list'], ['confirm', ids.message], ['cancel', ids.message], ['reconcile']]) {
+      const run = await saga([...args, '--json'], noTemporal);
+      expect(run.code, args[0]).toBe(3);
+      expect(run.stderr, args[0]).toMatch(new RegExp(`^error: cannot reach Temporal at 127\\.0\\.0\\.1:${closedPort} \\(TEMPORAL_ADDRESS\\)`));
+      expect(run.stderr.split('\n').filter(Boolean), args[0]).toHaveLength(1);
+      expect(json(run), args[0]).toMatchObject({ error: 'TemporalUnavailable' });
+    }
+    // status still shows what PostgreSQL holds, then says what it could not reach.
+    const partial = await saga(['status', ids.message], noTemporal);
+    expect(partial.code).toBe(3);
+    expect(partial.stdout).toContain(`order ${ids.message}  CONFIRMED`);
+    expect(partial.stderr).toBe(`error: cannot reach Temporal at 127.0.0.1:${closedPort} (TEMPORAL_ADDRESS); the above is what PostgreSQL holds\n`);
+    const unknownWithoutTemporal = await saga(['status', `nope-${ids.tag}`], noTemporal);
+    expect(unknownWithoutTemporal.code).toBe(3);
+  });
+
+  it('replay-dlq: a dry run changes nothing; --apply starts each saga exactly once, even run twice at once and again', async () => {
+    const ids = uniqueIds('dlq');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const topic = `cmds-${randomUUID()}`;
+    const dlq = `dlq-${randomUUID()}`;
+    await admin.createTopics({ topics: [{ topic }, { topic: dlq }].map((t) => ({ ...t, numPartitions: 1 })), waitForLeaders: true });
+    const [fresh, meanwhile] = [`${ids.message}-fresh`, `${ids.message}-meanwhile`];
+    const command = (messageId: string) => ({ messageId, customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 500 }] });
+    const order = (messageId: string) => JSON.stringify(command(messageId));
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [order(fresh), order(meanwhile), '{"messageId": ', JSON.stringify({ messageId: `${ids.message}-bad`, customerId: ids.account, items: [] })].map(
+        (value) => ({ key: ids.account, value }),
+      ),
+    });
+    await producer.disconnect();
+
+    // The real intake, with a start that a bug broke: the two good commands are dead-lettered as StartRefused.
+    const intake = new OrderIntake({
+      kafka,
+      pool: stack.db.pool,
+      groupId: `g-${randomUUID()}`,
+      topic,
+      deadLetterTopic: dlq,
+      logger: quietLogger,
+      startAttempts: 1,
+      start: () => Promise.reject(new Error('start broken by a bad deploy')),
+    });
+    await intake.start();
+    try {
+      await until('four records dead-lettered', async () => {
+        const { rows } = await stack.db.pool.query<{ n: number }>(
+          'select count(*)::int as n from dead_letters where source_topic = $1 and produced_at is not null',
+          [topic],
+        );
+        return rows[0]!.n === 4;
+      });
+    } finally {
+      await intake.stop();
+    }
+    // After the fix, one of them reaches the service another way first.
+    await startOrder({ client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue }, command(meanwhile), 'rest');
+    const snapshot = async () => ({
+      processed: (
+        await stack.db.pool.query<{ message_id: string; run_id: string | null; source: string }>(
+          'select message_id, run_id, source from processed_messages order by message_id',
+        )
+      ).rows,
+      marks: (
+        await stack.db.pool.query<{ source_offset: number; replayed_at: Date | null }>(
+          'select source_offset, replayed_at from dead_letters where source_topic = $1 order by source_offset',
+          [topic],
+        )
+      ).rows,
+    });
+    const before = await snapshot();
+
+    interface Listing {
+      applied: boolean;
+      replayedBefore: number;
+      items: {
+        dlqId: string;
+        error: string;
+        messageId: string | null;
+        verdict: { kind: string; error?: string };
+        outcome?: { kind: string; runId?: string };
+      }[];
+    }
+    const dry = json<Listing>(await saga(['replay-dlq', '--json'], env));
+    expect(dry.applied).toBe(false);
+    expect(dry.items.map((i) => [i.dlqId, i.error, i.messageId, i.verdict.kind, i.verdict.error])).toEqual([
+      [`${topic}/0/0`, 'StartRefused', fresh, 'starts', undefined],
+      [`${topic}/0/1`, 'StartRefused', meanwhile, 'started-before', undefined],
+      [`${topic}/0/2`, 'MalformedJson', null, 'invalid', 'MalformedJson'],
+      [`${topic}/0/3`, 'ValidationError', null, 'invalid', 'ValidationError'],
+    ]);
+    const dryText = await saga(['replay-dlq'], env);
+    expect(dryText.code).toBe(0);
+    expect(dryText.stdout).toContain('dry run, nothing changed: 2 of 4 dead-lettered record(s) would be re-submitted');
+    expect(dryText.stdout).toMatch(new RegExp(`${topic}/0/0\\s+StartRefused\\s+\\S+\\s+${fresh}\\s+valid: would start its saga`));
+    expect(dryText.stdout).toMatch(/still invalid \(ValidationError\): \/items/);
+    expect(await snapshot()).toEqual(before);
+    expect(await stack.workflowExists(fresh)).toBe(false);
+
+    // Filters pick records by code, ID, reason and time; none of them changes anything either.
+    const ids0 = (args: string[]) => saga(['replay-dlq', '--json', ...args], env).then((r) => json<Listing>(r).items.map((i) => i.dlqId));
+    expect(await ids0(['--code', 'StartRefused'])).toEqual([`${topic}/0/0`, `${topic}/0/1`]);
+    expect(await ids0(['--id', `${topic}/0/2`, '--id', `${topic}/0/3`])).toEqual([`${topic}/0/2`, `${topic}/0/3`]);
+    expect(await ids0(['--reason', 'BAD DEPLOY', '--limit', '1'])).toEqual([`${topic}/0/0`]);
+    expect(await ids0(['--since', '1h'])).toHaveLength(4);
+    expect(await ids0(['--since', new Date(Date.now() + 60_000).toISOString()])).toEqual([]);
+
+    // Two operators apply at once: one saga for the fresh record, whichever run gets there first; each record recorded once.
+    const both = await Promise.all([saga(['replay-dlq', '--apply', '--json'], env), saga(['replay-dlq', '--apply', '--json'], env)]);
+    expect(both.map((r) => r.code)).toEqual([1, 1]); // two records cannot be replayed
+    const outcomes = both.flatMap((r) => json<Listing>(r).items.map((i) => [i.messageId ?? i.dlqId, i.outcome?.kind]));
+    expect(outcomes.filter(([, kind]) => kind === 'started')).toEqual([[fresh, 'started']]);
+    expect(outcomes.filter(([id]) => id === meanwhile).every(([, kind]) => kind === 'duplicate')).toBe(true);
+    expect(outcomes.filter(([id]) => id === `${topic}/0/2` || id === `${topic}/0/3`).every(([, kind]) => kind === 'skipped')).toBe(true);
+    await stack.result(fresh);
+    const after = await snapshot();
+    expect(after.marks.map((m) => m.replayed_at !== null)).toEqual([true, true, false, false]);
+    expect(after.processed.filter((p) => p.message_id === fresh).map((p) => [p.source, typeof p.run_id])).toEqual([['kafka', 'string']]);
+    const runs = await stack.client.workflow.count(`WorkflowId = '${workflowIdFor(fresh)}'`);
+    expect(runs.count).toBe(1);
+    const { rows: recorded } = await stack.db.pool.query<{ source_offset: number; replay_outcome: string }>(
+      'select source_offset, replay_outcome from dead_letters where source_topic = $1 and replayed_at is not null order by source_offset',
+      [topic],
+    );
+    // The fresh record's mark is whichever run recorded it first: the one that started it, or the one that collapsed onto it.
+    expect(recorded.map((r) => r.source_offset)).toEqual([0, 1]);
+    expect(['started', 'duplicate']).toContain(recorded[0]!.replay_outcome);
+    expect(recorded[1]!.replay_outcome).toBe('duplicate');
+
+    // A third run offers only what cannot be replayed, and starts nothing.
+    const again = await saga(['replay-dlq', '--apply', '--json'], env);
+    expect(again.code).toBe(1);
+    const third = json<Listing>(again);
+    expect(third.replayedBefore).toBe(2);
+    expect(third.items.map((i) => [i.dlqId, i.outcome?.kind])).toEqual([
+      [`${topic}/0/2`, 'skipped'],
+      [`${topic}/0/3`, 'skipped'],
+    ]);
+    expect(await snapshot()).toEqual(after);
+    const human = await saga(['replay-dlq', '--apply'], env);
+    expect(human.stdout).toMatch(/^replay-dlq: 0 of 2 dead-lettered record\(s\) re-submitted and recorded\n/);
+    expect(human.stdout).toMatch(new RegExp(`${topic}/0/2\\s+MalformedJson\\s+\\S+\\s+-\\s+skipped: still invalid \\(MalformedJson\\)`));
+    expect(human.stdout).toContain('2 matching record(s) were replayed before and are not offered again');
+    expect(await snapshot()).toEqual(after);
+    expect((await ledgerOf(stack.db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(2);
+    expect((await stack.client.workflow.count(`WorkflowId = '${workflowIdFor(fresh)}'`)).count).toBe(1);
+    await assertInvariants(stack.db.pool);
+
+    // Kafka unreachable while there are records to read: one line naming the brokers, exit 3.
+    const closedPort = await freePort();
+    const noKafka = await saga(['replay-dlq', '--json'], { ...env, KAFKA_BROKERS: `127.0.0.1:${closedPort}` });
+    expect(noKafka.code).toBe(3);
+    expect(noKafka.stderr).toMatch(new RegExp(`^error: cannot reach Kafka at 127\\.0\\.0\\.1:${closedPort} \\(KAFKA_BROKERS\\)`));
+    expect(json(noKafka)).toMatchObject({ error: 'KafkaUnavailable' });
+  });
+});
