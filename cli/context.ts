@@ -98,7 +98,7 @@ const oneLine = (err: unknown) => (err instanceof Error ? err.message : String(e
 export function unreachable(err: unknown, config: Config): CommandFailure | undefined {
   if (err instanceof CommandFailure) return undefined;
   if (err instanceof TemporalUnavailableError) {
-    return new CommandFailure('TemporalUnavailable', `Temporal at ${config.TEMPORAL_ADDRESS}: ${err.message}`, ExitCode.unavailable);
+    return new CommandFailure('TemporalUnavailable', `Temporal at ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS): ${err.message}`, ExitCode.unavailable);
   }
   if (err instanceof Error && err.name.startsWith('KafkaJS') && /Connection|NumberOfRetriesExceeded|Timeout|BrokerNotFound/.test(err.name)) {
     return new CommandFailure(

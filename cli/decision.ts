@@ -23,7 +23,12 @@ export async function decide(orderId: string, decision: ConfirmationDecision, op
       if (err instanceof OrderNotFoundError) throw new CommandFailure('OrderNotFound', err.message);
       if (err instanceof DecisionRefusedError) {
         const state = err.current.state ?? err.current.status;
-        throw new CommandFailure(err.code, `${err.code}: ${err.message}${state ? ` (order ${state})` : ''}`, ExitCode.no, err.current);
+        throw new CommandFailure(
+          err.code,
+          `${err.code}: ${err.message}${state && !err.message.includes(state) ? ` (order ${state})` : ''}`,
+          ExitCode.no,
+          err.current,
+        );
       }
       throw err;
     }
