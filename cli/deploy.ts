@@ -11,6 +11,7 @@ import {
   type DeploymentView,
 } from '../fleet/deployments';
 import { UsageError } from '../lib/cli';
+import { ExitCode } from './context';
 import { createTemporalClient } from '../lib/temporal-client';
 
 export const deployUsage = `  deploy [status]            the worker deployment: current and ramping builds, each build's state and open sagas
@@ -52,7 +53,7 @@ function formatStatus(view: Awaited<ReturnType<typeof withOpenCounts>>): string 
   return lines.join('\n');
 }
 
-/** `npm run saga -- deploy …`: 0 done, 1 the server refused (unknown build, no workers polling), 2 usage or unreachable. */
+/** `npm run saga -- deploy …`: 0 done, 1 the server refused (unknown build, no workers polling), 2 usage, 3 Temporal unreachable. */
 export async function runDeploy(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -128,7 +129,7 @@ export async function runDeploy(args: string[]): Promise<number> {
     const code = (err as { code?: number }).code;
     if (code === 14 /* UNAVAILABLE */ || code === 4 /* DEADLINE_EXCEEDED */) {
       process.stderr.write(`error: cannot reach Temporal at ${config.TEMPORAL_ADDRESS}; start it (npm start) or set TEMPORAL_ADDRESS\n`);
-      return 2;
+      return ExitCode.unavailable;
     }
     if (code === 3 /* INVALID_ARGUMENT */ || code === 5 /* NOT_FOUND */ || code === 9 /* FAILED_PRECONDITION */) {
       process.stderr.write(`error: Temporal refused: ${(err as Error).message}\n`);

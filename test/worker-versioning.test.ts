@@ -145,7 +145,7 @@ describe('worker versioning: pinned sagas finish on the build that started them'
 });
 
 describe('npm run saga -- deploy: usage and reachability', () => {
-  it('a bad build ID, an unknown action and an unreachable server are clear errors (exit 2)', { timeout: 60_000 }, () => {
+  it('a bad build ID and an unknown action are usage errors (exit 2), an unreachable server exit 3', { timeout: 60_000 }, () => {
     const run = (env: NodeJS.ProcessEnv, ...args: string[]) =>
       spawnSync(process.execPath, ['--import', 'tsx', 'cli/saga.ts', 'deploy', ...args], {
         cwd: repoRoot,
@@ -154,7 +154,7 @@ describe('npm run saga -- deploy: usage and reachability', () => {
         timeout: 30_000,
       });
     const unreachable = run({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'status');
-    expect(unreachable.status).toBe(2);
+    expect(unreachable.status).toBe(3);
     expect(unreachable.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
     const badId = run({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'current', 'x"; drop');
     expect(badId.status).toBe(2);
