@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config';
@@ -86,7 +86,8 @@ async function startOwnStackOnce(extraEnv: Record<string, string>, root: string)
     child.kill('SIGINT');
     await exited;
     const message = `the chaos stack did not come up:\n${output.slice(-2_000)}`;
-    throw /already in use|is in use/i.test(output) ? new PortTaken(message, stackDir) : new Error(message);
+    // A server that lost its port may say so only in its own log (Kafka does).
+    throw portTakenIn(output) || serverLogs(stackDir).some(portTakenIn) ? new PortTaken(message, stackDir) : new Error(message);
   }
   return {
     apiUrl: `http://127.0.0.1:${ports.API_PORT}`,
@@ -99,6 +100,14 @@ async function startOwnStackOnce(extraEnv: Record<string, string>, root: string)
     stop: () => stopChild(child, exited),
     discard: () => rmSync(stackDir, { recursive: true, force: true }),
   };
+}
+
+const portTakenIn = (text: string) => /already in use|is in use/i.test(text);
+
+function serverLogs(stackDir: string): string[] {
+  const dir = path.join(stackDir, 'logs');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).map((file) => readFileSync(path.join(dir, file), 'utf8').slice(-20_000));
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
