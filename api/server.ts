@@ -1,4 +1,5 @@
 import { loadConfigOrExit } from '../config';
+import { logProcessWarnings } from '../lib/logger';
 import { redactUrl } from '../lib/redact';
 import { startTracing } from '../tracing';
 import { buildApp } from './app';
@@ -7,6 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const tracing = await startTracing('api', config);
   const app = await buildApp(config, { tracing });
+  logProcessWarnings(app.log);
   if (tracing) app.log.info({ endpoint: redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) }, 'tracing on');
   let closing = false;
   const close = async (signal: string) => {

@@ -3,7 +3,7 @@ import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { Admission, countBacklog } from '../intake/admission';
 import { startOrder } from '../intake/start-order';
-import { createLogger, type Log } from '../lib/logger';
+import { createLogger, logProcessWarnings, type Log } from '../lib/logger';
 import { redactUrl, secretsOf } from '../lib/redact';
 import { serveMetrics, type MetricsServer } from '../lib/metrics-server';
 import { createTemporalClient } from '../lib/temporal-client';
@@ -17,6 +17,7 @@ import { createConsumerMetrics } from './metrics';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  logProcessWarnings(logger);
   const tracing = await startTracing('consumer', config);
   if (tracing) logger.info({ endpoint: redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) }, 'tracing on');
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });

@@ -53,3 +53,12 @@ export function createLogger({
 }): pino.Logger {
   return pino(loggerOptions({ name, level, secrets }), destination);
 }
+
+/**
+ * Node's process warnings (deprecations, kafkajs's negative timeout under Node 24, …) as log lines of
+ * this process instead of plain text on stderr, so every line a process writes stays JSON.
+ */
+export function logProcessWarnings(logger: Pick<pino.Logger, 'warn'>): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => logger.warn({ warning: { name: warning.name, message: warning.message } }, 'process warning'));
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
-import { createLogger } from '../lib/logger';
+import { createLogger, logProcessWarnings } from '../lib/logger';
 import { redactUrl, secretsOf } from '../lib/redact';
 import { startTracing } from '../tracing';
 import { createActivities } from '../activities';
@@ -17,6 +17,7 @@ import { connectWorker } from './temporal-connection';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  logProcessWarnings(logger);
   const tracing = await startTracing('worker', config);
   const metrics = config.WORKER_METRICS_PORT > 0 ? { host: config.METRICS_HOST, port: config.WORKER_METRICS_PORT } : undefined;
   installRuntimeLogger(logger, { metrics });
