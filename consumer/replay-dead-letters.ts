@@ -5,7 +5,8 @@ import { countReplayedDeadLetters, markDeadLetterReplayed, selectReplayableDeadL
 import { isDatabaseUnavailable } from '../db/errors';
 import type { Pool } from '../db/pool';
 import { selectProcessedMessage } from '../db/processed-messages';
-import { fingerprint, MessageConflictError, startOrder, TemporalUnavailableError } from '../intake/start-order';
+import { sameContent } from '../intake/fingerprint';
+import { MessageConflictError, startOrder, TemporalUnavailableError } from '../intake/start-order';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { readRecords, recordId } from '../messaging/read-records';
 import { parseOrderCommand } from './parse-command';
@@ -77,7 +78,7 @@ export async function planReplay(deps: { pool: Pool; kafka: Kafka }, filter: Dea
     const claimed = await selectProcessedMessage(deps.pool, parsed.command.messageId);
     const verdict: ReplayVerdict = !claimed
       ? { kind: 'starts' }
-      : claimed.fingerprint === fingerprint(parsed.command)
+      : sameContent(claimed.fingerprint, parsed.command)
         ? { kind: 'started-before' }
         : { kind: 'conflict', reason: `message ${parsed.command.messageId} was already accepted with different content` };
     items.push({ ...base, messageId: parsed.command.messageId, verdict });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +11,7 @@ import {
 } from '../db/processed-messages';
 import type { Pool } from '../db/pool';
 import type { Admission } from './admission';
+import { fingerprint, sameContent } from './fingerprint';
 import { isTemporalUnavailable, neverReachedTemporal } from '../lib/temporal-errors';
 import { workflowIdFor, type OrderStatus } from '../domain/order';
 import { toSagaInput, type OrderMessage, type OrderSagaInput } from '../contract/order';
@@ -44,17 +44,6 @@ export class TemporalUnavailableError extends Error {
   override name = 'TemporalUnavailableError';
 }
 
-/** A stable hash of what the message asks for (not of how it arrived). */
-export function fingerprint(request: OrderMessage): string {
-  const canonical = JSON.stringify({
-    customerId: request.customerId,
-    items: request.items.map((i) => [i.sku, i.quantity, i.unitPriceCents]),
-    confirmation: request.confirmation ?? 'auto',
-    confirmWithin: request.confirmWithin ?? null,
-  });
-  return createHash('sha256').update(canonical).digest('hex');
-}
-
 /**
  * The one function both producers call. The workflow start is the only write that matters; the
  * processed_messages row makes duplicates collapse even after Temporal's retention has passed, and
@@ -71,30 +60,36 @@ export async function startOrder(
 
   // Copies are the common case under retries: answered in one round trip, and even while new orders are turned away.
   const started = await selectStartedMessage(deps.pool, request.messageId);
-  if (started?.fingerprint === claimRow.fingerprint) return { ...result(started.run_id, true), ...(started.status ? { status: started.status } : {}) };
+  if (started && sameContent(started.fingerprint, request)) return { ...result(started.run_id, true), ...(started.status ? { status: started.status } : {}) };
   deps.admission?.admit();
 
-  const claimed = await claim(deps, claimRow);
-  if (typeof claimed === 'object') return result(claimed.runId, true);
+  const claimed = await claim(deps, claimRow, request);
+  if ('runId' in claimed) return result(claimed.runId, true);
+  // The claim row's own fingerprint: a row stored before fingerprints were versioned keeps its hash.
+  const owned = { ...claimRow, fingerprint: claimed.fingerprint };
   const runId = await startOrLearn(deps.client, deps.taskQueue, claimRow.workflowId, toSagaInput(request)).catch(async (err: unknown) => {
-    if (err instanceof NotStarted || !(err instanceof TemporalUnavailableError)) await deleteUnstartedMessage(deps.pool, claimRow);
+    if (err instanceof NotStarted || !(err instanceof TemporalUnavailableError)) await deleteUnstartedMessage(deps.pool, owned);
     throw err instanceof NotStarted ? err.cause : err;
   });
-  await upsertProcessedRunId(deps.pool, { ...claimRow, runId });
+  await upsertProcessedRunId(deps.pool, { ...owned, runId });
   return result(runId, false);
 }
 
 /**
- * Claims the message ID for this content. Resolves true when this call owns the claim (new, or taken over
- * from a start that gave up), or with the run of an earlier copy. A copy that finds a fresh claim waits
- * for it to resolve, so exactly one copy answers "accepted" and the others "duplicate".
+ * Claims the message ID for this content. Resolves with the claim's fingerprint when this call owns it (new,
+ * or taken over from a start that gave up), or with the run of an earlier copy. A copy that finds a fresh
+ * claim waits for it to resolve, so exactly one copy answers "accepted" and the others "duplicate".
  */
-async function claim({ pool, client }: { pool: Pool; client: Client }, row: Parameters<typeof insertProcessedMessage>[1]): Promise<true | { runId: string }> {
+async function claim(
+  { pool, client }: { pool: Pool; client: Client },
+  row: Parameters<typeof insertProcessedMessage>[1],
+  request: OrderMessage,
+): Promise<{ fingerprint: string } | { runId: string }> {
   const waitUntil = Date.now() + CLAIM_LEASE_MS + LOOKUP_DEADLINE_MS;
   for (;;) {
-    if (await insertProcessedMessage(pool, row)) return true;
+    if (await insertProcessedMessage(pool, row)) return { fingerprint: row.fingerprint };
     const existing = await selectProcessedMessage(pool, row.messageId);
-    if (existing && existing.fingerprint !== row.fingerprint) {
+    if (existing && !sameContent(existing.fingerprint, request)) {
       // Other content under a claim that a 503 left unresolved: free the ID if Temporal never got that start.
       if (existing.run_id || existing.claim_age_ms < CLAIM_LEASE_MS || !(await neverStarted(client, row.workflowId))) {
         throw new MessageConflictError(`message ${row.messageId} was already accepted with different content`);
@@ -103,7 +98,9 @@ async function claim({ pool, client }: { pool: Pool; client: Client }, row: Para
       continue;
     }
     if (existing?.run_id) return { runId: existing.run_id };
-    if (existing && (await takeOverStaleClaim(pool, { ...row, staleMs: CLAIM_LEASE_MS }))) return true;
+    if (existing && (await takeOverStaleClaim(pool, { ...row, fingerprint: existing.fingerprint, staleMs: CLAIM_LEASE_MS }))) {
+      return { fingerprint: existing.fingerprint };
+    }
     if (Date.now() > waitUntil) throw new TemporalUnavailableError(`message ${row.messageId}: an earlier copy is still starting; retry`);
     await sleep(CLAIM_POLL_MS);
   }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app';
@@ -81,6 +81,36 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     expect(second.json()).toMatchObject({ error: 'MessageIdConflict' });
     await waitForResult(ids.message);
     expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toEqual([expect.objectContaining({ amount_cents: -100 })]);
+  });
+
+  it('an order that spells out a default, or the same window in other units, is the same order; a stored pre-v2 fingerprint still matches', async () => {
+    const ids = uniqueIds('spelt');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const items = [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }];
+    const manual = { messageId: ids.message, customerId: ids.account, items, confirmation: 'manual' };
+    expect((await post('/orders', manual)).statusCode).toBe(202);
+    for (const same of [{ confirmWithin: '10 minutes' }, { confirmWithin: '600 seconds' }]) {
+      const copy = await post('/orders', { ...manual, ...same });
+      expect({ same, status: copy.statusCode, duplicate: copy.json<{ duplicate: boolean }>().duplicate }).toEqual({ same, status: 200, duplicate: true });
+    }
+    expect((await post('/orders', { ...manual, confirmWithin: '11 minutes' })).statusCode).toBe(409);
+
+    const auto = { messageId: `${ids.message}-auto`, customerId: ids.account, items };
+    expect((await post('/orders', auto)).statusCode).toBe(202);
+    for (const same of [{ confirmation: 'auto' }, { confirmWithin: '2 hours' }]) {
+      expect((await post('/orders', { ...auto, ...same })).statusCode).toBe(200);
+    }
+    await waitForResult(auto.messageId);
+
+    // A row written before fingerprints were versioned: the hash of the fields as sent.
+    const legacy = createHash('sha256')
+      .update(JSON.stringify({ customerId: ids.account, items: [[ids.sku, 1, 100]], confirmation: 'manual', confirmWithin: null }))
+      .digest('hex');
+    await db.pool.query('update processed_messages set fingerprint = $2 where message_id = $1', [ids.message, legacy]);
+    expect((await post('/orders', manual)).statusCode).toBe(200);
+    expect((await post('/orders', { ...manual, items: [{ ...items[0], quantity: 2 }] })).statusCode).toBe(409);
+    expect((await post(`/orders/${ids.message}/cancel`, {})).statusCode).toBe(200);
+    expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(2);
   });
 
   const validItem = { sku: 'sku-1', quantity: 1, unitPriceCents: 100 };

@@ -13,7 +13,7 @@ import { selectInventory, updateAvailableIfVersion } from '../../db/inventory';
 import { insertOutboxEvent } from '../../db/outbox';
 import { withTransaction, type Pool } from '../../db/pool';
 import { orderTotalCents, rewardCents, type OrderItem } from '../../domain/order';
-import { fingerprint } from '../../intake/start-order';
+import { fingerprint } from '../../intake/fingerprint';
 
 export interface ClassicOrder {
   messageId: string;
