@@ -239,6 +239,56 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     expect((await ledgerOf(stack.db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(4);
   });
 
+  it(
+    'rebalances while starts are in flight (C6): a second consumer joins, then the first leaves; redelivered messages collapse, one order each',
+    { timeout: 180_000 },
+    async () => {
+      const ids = uniqueIds('rebalance');
+      await seed(stack.db.pool, { account: [ids.account, 1_000_000], skus: [[ids.sku, 1_000]] });
+      const t = { ...(await freshTopics()), topic: `cmds-${randomUUID()}` };
+      await admin.createTopics({ topics: [{ topic: t.topic, numPartitions: 3 }], waitForLeaders: true });
+      const messageIds = Array.from({ length: 90 }, (_, i) => `${ids.message}-${i}`);
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      await producer.send({ topic: t.topic, acks: -1, messages: messageIds.map((m) => ({ key: m, value: JSON.stringify(orderFor(ids, m)) })) });
+      await producer.disconnect();
+
+      // The first consumer alone would take over 13 s, so the group rebalances while it has starts in flight and offsets uncommitted.
+      const startsBy = new Map<string, string[]>();
+      const member = (name: string, delayMs: number): StartFn => {
+        startsBy.set(name, []);
+        return async (request) => {
+          startsBy.get(name)!.push(request.messageId);
+          await new Promise((r) => setTimeout(r, delayMs));
+          return realStart(request);
+        };
+      };
+      const first = await runIntake(t, member('first', 300), { concurrency: 2 });
+      await until('the first consumer to start some', () => Promise.resolve(startsBy.get('first')!.length >= 4));
+      await runIntake(t, member('second', 20), { concurrency: 2 });
+      await until('the second consumer to get partitions', () => Promise.resolve(startsBy.get('second')!.length >= 3));
+      await first.stop();
+
+      const committedTotal = async () => {
+        const partitions = (await admin.fetchOffsets({ groupId: t.groupId, topics: [t.topic] }))[0]!.partitions;
+        return partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+      };
+      await until('every partition to be committed to its end', async () => (await committedTotal()) === messageIds.length, 120_000);
+      const [byFirst, bySecond] = [new Set(startsBy.get('first')), new Set(startsBy.get('second'))];
+      // The failure really happened: records the first consumer had started were delivered again to the second.
+      expect([...byFirst].filter((m) => bySecond.has(m)).length).toBeGreaterThan(0);
+      expect(new Set([...byFirst, ...bySecond]).size).toBe(messageIds.length);
+      expect(await deadLetterRows(t.topic)).toEqual([]);
+
+      // Committed means started: every message has its run before the offsets past it were committed.
+      expect(await startedCount(messageIds)).toBe(messageIds.length);
+      await Promise.all(messageIds.map((m) => stack.result(m)));
+      const { rows } = await stack.db.pool.query<{ n: number }>('select count(*)::int as n from orders where customer_id = $1', [ids.account]);
+      expect(rows[0]!.n).toBe(messageIds.length);
+      expect((await ledgerOf(stack.db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(messageIds.length);
+    },
+  );
+
   it('Temporal unavailable: the partition pauses and retries with backoff; nothing is committed ahead', async () => {
     const ids = uniqueIds('paused');
     await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
