@@ -188,6 +188,51 @@ describe('process faults: PostgreSQL restart, Temporal down, a frozen worker', (
     },
   );
 
+  it(
+    'Temporal killed -9 while orders arrive (B1, P1): every start it acknowledged survives the crash, the rest are retried with their keys, each order ends once',
+    { timeout: 240_000 },
+    async () => {
+      const account = `b1-${randomUUID().slice(0, 8)}`;
+      const sku = `b1-sku-${randomUUID().slice(0, 8)}`;
+      await seed(pool, { account: [account, 1_000_000], skus: [[sku, 1_000]] });
+      const ids = Array.from({ length: 40 }, (_, i) => `b1-${i}-${account}`);
+      const order = (id: string) =>
+        call('POST', '/orders', { customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 100 }] }, { 'idempotency-key': id }).catch(
+          (err: unknown): Answer => ({ status: -1, retryAfter: null, body: { error: String(err) } }),
+        );
+      const warmUp = `b1-warm-${account}`;
+      expect((await order(warmUp)).status).toBe(202);
+      await until('a worker polling', async () => (await orderStatus(warmUp)) === 'CONFIRMED', 120_000);
+      const acknowledged: string[] = [];
+      const first = ids.map(async (id, i) => {
+        await new Promise((r) => setTimeout(r, i * 50));
+        const answer = await order(id);
+        if (answer.status === 202) acknowledged.push(id);
+        return answer;
+      });
+      await until('some starts acknowledged', () => Promise.resolve(acknowledged.length >= 10));
+      await temporal.crash();
+      const answers = await Promise.all(first);
+      expect(answers.filter((a) => ![202, 503].includes(a.status))).toEqual([]);
+      const unanswered = ids.filter((_, i) => answers[i]!.status !== 202);
+      expect(unanswered.length, 'the crash cut some orders off').toBeGreaterThan(0);
+
+      await temporal.restart();
+      // Durable before acknowledged: a saga whose start was answered 202 runs on after the crash without being sent again.
+      await until(
+        'every acknowledged order confirmed',
+        async () => (await Promise.all(acknowledged.map(orderStatus))).every((s) => s === 'CONFIRMED'),
+        120_000,
+      );
+      for (const id of unanswered) await until(`${id} accepted on retry`, async () => [200, 202].includes((await order(id)).status));
+      await until('every order confirmed', async () => (await Promise.all(ids.map(orderStatus))).every((s) => s === 'CONFIRMED'), 120_000);
+      const { rows } = await pool.query<{ n: number }>("select count(*)::int as n from ledger where account_id = $1 and kind = 'debit'", [account]);
+      expect(rows[0]!.n).toBe(ids.length + 1);
+      expect(alive(api) && alive(worker)).toBe(true);
+      await assertInvariants(pool);
+    },
+  );
+
   it('a frozen worker (SIGSTOP): GET /orders/:id answers from the database instead of hanging', { timeout: 120_000 }, async () => {
     const account = `fz-${randomUUID().slice(0, 8)}`;
     const sku = `fz-sku-${randomUUID().slice(0, 8)}`;

@@ -29,5 +29,10 @@ export async function createDevServer() {
     async restart() {
       server = await start();
     },
+    /** kill -9: no shutdown, whatever the process held in memory is gone. */
+    async crash() {
+      server.child.kill('SIGKILL');
+      await server.exited;
+    },
   };
 }
