@@ -1,9 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app';
 import { loadConfig } from '../config';
+import { workflowIdFor } from '../domain/order';
 import type { TestDatabase } from './helpers/database';
+import { createDevServer } from './helpers/dev-server';
 import { assertInvariants } from './helpers/invariants';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
@@ -81,6 +84,35 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
     expect(second.json()).toMatchObject({ error: 'MessageIdConflict' });
     await waitForResult(ids.message);
     expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toEqual([expect.objectContaining({ amount_cents: -100 })]);
+  });
+
+  it('a copy after Temporal has forgotten the order (P2: past retention, or a new cluster) is still a duplicate; nothing starts again', async () => {
+    const ids = uniqueIds('forgotten');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const body = { messageId: ids.message, customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 250 }] };
+    const first = await post('/orders', body);
+    expect(first.statusCode).toBe(202);
+    await waitForResult(ids.message);
+
+    // A Temporal that never saw the order, in front of the same database.
+    const amnesiac = await createDevServer();
+    const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: amnesiac.address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'silent' });
+    const other = await buildApp(config, { logger: false });
+    const connection = await Connection.connect({ address: amnesiac.address });
+    try {
+      const copy = await other.inject({ method: 'POST', url: '/orders', payload: body });
+      expect(copy.statusCode).toBe(200);
+      expect(copy.json()).toMatchObject({ duplicate: true, runId: first.json<{ runId: string }>().runId, status: 'CONFIRMED' });
+      const changed = await other.inject({ method: 'POST', url: '/orders', payload: { ...body, items: [{ ...body.items[0], quantity: 2 }] } });
+      expect(changed.statusCode).toBe(409);
+      const forgotten = new Client({ connection }).workflow.getHandle(workflowIdFor(ids.message)).describe();
+      await expect(forgotten).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    } finally {
+      await connection.close();
+      await other.close();
+      await amnesiac.stop();
+    }
+    expect((await ledgerOf(db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(1);
   });
 
   it('an order that spells out a default, or the same window in other units, is the same order; a stored pre-v2 fingerprint still matches', async () => {
