@@ -55,6 +55,27 @@ describe('billing activities on real PostgreSQL', () => {
     expect(await outboxOf(db.pool, ids.message)).toHaveLength(1);
   });
 
+  it('attempts of one step overlapping (C7: an attempt timed out and retried while it still runs): one effect, every attempt answers', async () => {
+    const ids = uniqueIds('overlap');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 50]] });
+    const attempts = <T>(n: number, run: () => Promise<T>) => Promise.all(Array.from({ length: n }, run));
+    const created = await attempts(8, () => openOrder(ids, ids.message, 3, 700));
+    expect(created.filter((c) => c.created)).toHaveLength(1);
+    const items = [{ sku: ids.sku, quantity: 3, unitPriceCents: 700 }];
+    expect((await attempts(8, () => acts.reserveStock({ orderId: ids.message, items }))).sort()).toEqual([
+      ...Array<string>(7).fill('already-applied'),
+      'applied',
+    ]);
+    const debit = { orderId: ids.message, accountId: ids.account, amountCents: 2_100 };
+    expect((await attempts(8, () => acts.debitAccount(debit))).sort()).toEqual([...Array<string>(7).fill('already-applied'), 'applied']);
+    const commits = await attempts(8, () => acts.commitOrder({ orderId: ids.message }));
+    expect(commits.filter((c) => !c.alreadyCommitted)).toEqual([{ rewardCents: 21, alreadyCommitted: false }]);
+    expect(await balanceOf(db.pool, ids.account)).toBe(10_000 - 2_100 + 21);
+    expect(await availableOf(db.pool, ids.sku)).toBe(47);
+    expect((await ledgerOf(db.pool, ids.account)).map((e) => e.kind)).toEqual(['debit', 'reward']);
+    expect(await outboxOf(db.pool, ids.message)).toHaveLength(1);
+  });
+
   it('20 concurrent orders on one account: conflicts are retried, no update is lost', async () => {
     const ids = uniqueIds('race');
     await seed(db.pool, { account: [ids.account, 100_000] });
