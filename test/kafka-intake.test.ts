@@ -253,7 +253,7 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
       await producer.send({ topic: t.topic, acks: -1, messages: messageIds.map((m) => ({ key: m, value: JSON.stringify(orderFor(ids, m)) })) });
       await producer.disconnect();
 
-      // The first consumer alone would take over 13 s, so the group rebalances while it has starts in flight and offsets uncommitted.
+      // The first consumer alone would take over 20 s, so the group rebalances while it has starts in flight and offsets uncommitted.
       const startsBy = new Map<string, string[]>();
       const member = (name: string, delayMs: number): StartFn => {
         startsBy.set(name, []);
@@ -263,7 +263,7 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
           return realStart(request);
         };
       };
-      const first = await runIntake(t, member('first', 300), { concurrency: 2 });
+      const first = await runIntake(t, member('first', 500), { concurrency: 2 });
       await until('the first consumer to start some', () => Promise.resolve(startsBy.get('first')!.length >= 4));
       await runIntake(t, member('second', 20), { concurrency: 2 });
       await until('the second consumer to get partitions', () => Promise.resolve(startsBy.get('second')!.length >= 3));
