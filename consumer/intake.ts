@@ -1,4 +1,4 @@
-import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import pg from 'pg';
 import type { OrderMessage } from '../contract/order';
 import { insertDeadLetter, markDeadLetterProduced, selectDeadLetterForUpdate, type SourceRecord } from '../db/dead-letters';
@@ -11,7 +11,8 @@ import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { Topics } from '../messaging/topics';
 import { parseOrderCommand } from './parse-command';
 
-export type StartFn = (request: OrderMessage) => Promise<StartResult>;
+/** Starts one command; `headers` are its record's (a producer's trace context among them). */
+export type StartFn = (request: OrderMessage, headers?: IHeaders) => Promise<StartResult>;
 
 /** What the intake reports for the consumer's metrics (consumer/metrics.ts). */
 export interface IntakeEvents {
@@ -156,7 +157,7 @@ export class OrderIntake {
           continue;
         }
         const { messageId } = parsed.command;
-        const outcome = (previousById.get(messageId) ?? Promise.resolve()).then(() => this.startCommand(parsed.command, source));
+        const outcome = (previousById.get(messageId) ?? Promise.resolve()).then(() => this.startCommand(parsed.command, source, message.headers));
         previousById.set(messageId, outcome);
         outcomes.push(outcome);
       }
@@ -204,9 +205,9 @@ export class OrderIntake {
     return delay;
   }
 
-  private async startCommand(command: OrderMessage, source: SourceRecord): Promise<Outcome> {
+  private async startCommand(command: OrderMessage, source: SourceRecord, headers?: IHeaders): Promise<Outcome> {
     try {
-      const { workflowId, duplicate } = await this.options.start(command);
+      const { workflowId, duplicate } = await this.options.start(command, headers);
       this.options.logger.info(
         { ...source, messageId: command.messageId, orderId: command.messageId, workflowId, duplicate },
         duplicate ? 'order already started' : 'order started',

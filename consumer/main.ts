@@ -10,7 +10,8 @@ import { createTemporalClient } from '../lib/temporal-client';
 import { createKafka, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
 import { startTracing } from '../tracing';
-import { OrderIntake, type StartFn } from './intake';
+import { OrderIntake } from './intake';
+import { tracedStart } from './traced-start';
 import { createConsumerMetrics } from './metrics';
 
 /** The Kafka side of the service: order commands in, order events out (outbox relay). */
@@ -43,23 +44,15 @@ async function main(): Promise<void> {
     metricsServer = await serveMetrics(metrics.registry, { host: config.METRICS_HOST, port: config.CONSUMER_METRICS_PORT, variable: 'CONSUMER_METRICS_PORT' });
   }
   admission.start();
-  // One trace per message: its start, the saga and the saga's SQL.
-  const traced = (start: StartFn): StartFn =>
-    tracing
-      ? (request) =>
-          tracing.inSpan(
-            `${Topics.commands} process`,
-            { 'messaging.system': 'kafka', 'messaging.destination.name': Topics.commands, 'messaging.message.id': request.messageId },
-            () => start(request),
-          )
-      : start;
   const intake = new OrderIntake({
     kafka,
     pool,
     groupId: config.KAFKA_CONSUMER_GROUP,
     logger,
     events: metrics.events,
-    start: metrics.countStarts(traced((request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka'))),
+    start: metrics.countStarts(
+      tracedStart(tracing, (request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka')),
+    ),
     // Not a broker or database fault (kafkajs restarts after those): exit so that it is seen, not a silent idle consumer.
     onFatalCrash: () => void shutdown('fatal consumer crash', 1),
   });

@@ -133,9 +133,9 @@ export function createConsumerMetrics(deps: ConsumerMetricsDeps) {
     /** The start function, counting each answer under source="kafka". */
     countStarts:
       (start: StartFn): StartFn =>
-      async (request) => {
+      async (request, headers) => {
         try {
-          const result: StartResult = await start(request);
+          const result: StartResult = await start(request, headers);
           starts.inc({ source: 'kafka', result: result.duplicate ? 'duplicate' : 'started' });
           return result;
         } catch (err) {

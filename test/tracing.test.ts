@@ -1,21 +1,25 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../api/app';
 import { loadConfig } from '../config';
+import { OrderIntake } from '../consumer/intake';
+import { tracedStart } from '../consumer/traced-start';
 import { createPool } from '../db/pool';
 import { workflowIdFor } from '../domain/order';
+import { startOrder } from '../intake/start-order';
 import { startTracing, workflowInterceptorModules, type Tracing } from '../tracing';
 import { createOrderWorker, workflowsPath } from '../worker/create-worker';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { freePort } from './global-setup';
 import { createDevServer } from './helpers/dev-server';
-import { quietBundlerLogger } from './helpers/loggers';
+import { quietBundlerLogger, quietLogger } from './helpers/loggers';
 import { seed, uniqueIds } from './helpers/seed';
 
 const repoRoot = path.resolve(__dirname, '..');
@@ -131,6 +135,65 @@ describe('tracing through Temporal interceptors, on a real dev server and Postgr
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     expect(Object.keys(started?.header?.fields ?? {})).toContain('_tracer-data');
     await Worker.runReplayHistory({ workflowBundle: bundle, sinks: worker!.workerOptions.sinks }, history);
+  });
+
+  it('a Kafka record carrying a traceparent continues that trace into the start; a malformed one starts a trace of its own', async () => {
+    const consumer = (await startTracing('consumer', otel, { spanProcessor }))!;
+    exporter.reset();
+    const ids = uniqueIds('kafka-trace');
+    const kafka = new Kafka({ brokers: inject('kafkaBrokers'), clientId: 'trace-test', logLevel: logLevel.NOTHING });
+    const [topic, dlq] = [`trace-${randomUUID()}`, `trace-dlq-${randomUUID()}`];
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic }, { topic: dlq }], waitForLeaders: true });
+    await admin.disconnect();
+    const upstream = { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') };
+    const [traced, garbled] = [`${ids.message}-traced`, `${ids.message}-garbled`];
+    const value = (messageId: string) => JSON.stringify({ messageId, customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }] });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [
+        { value: value(traced), headers: { traceparent: `00-${upstream.traceId}-${upstream.spanId}-01` } },
+        { value: value(garbled), headers: { traceparent: `00-${upstream.traceId}-zz-01`, tracestate: 'x'.repeat(10_000) } },
+      ],
+    });
+    await producer.disconnect();
+
+    // Starting is all this needs: no worker polls the queue.
+    const client = new Client({ connection, interceptors: consumer.clientInterceptors });
+    const taskQueue = `trace-${ids.tag}`;
+    const intake = new OrderIntake({
+      kafka,
+      pool: db.pool,
+      groupId: `trace-${ids.tag}`,
+      topic,
+      deadLetterTopic: dlq,
+      logger: quietLogger,
+      start: tracedStart(consumer, (request) => startOrder({ client, pool: db.pool, taskQueue }, request, 'kafka'), topic),
+    });
+    await intake.start();
+    const processSpans = () => exporter.getFinishedSpans().filter((s) => s.name === `${topic} process`);
+    try {
+      for (let i = 0; processSpans().length < 2; i++) {
+        if (i > 600) throw new Error('the consumer never processed both records');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await intake.stop();
+    }
+    const spans = exporter.getFinishedSpans();
+    const processing = (messageId: string) => processSpans().find((s) => s.attributes['messaging.message.id'] === messageId)!;
+    const startOf = (parent: ReadableSpan) => spans.find((s) => s.name === 'StartWorkflow:orderSaga' && s.parentSpanId === parent.spanContext().spanId);
+
+    const continued = processing(traced);
+    expect([continued.spanContext().traceId, continued.parentSpanId]).toEqual([upstream.traceId, upstream.spanId]);
+    expect(startOf(continued)?.spanContext().traceId).toBe(upstream.traceId);
+    const fresh = processing(garbled);
+    expect(fresh.spanContext().traceId).not.toBe(upstream.traceId);
+    expect(fresh.parentSpanId).toBeUndefined();
+    expect(startOf(fresh)?.spanContext().traceId).toBe(fresh.spanContext().traceId);
   });
 
   it('with tracing off no span is made, though a tracer provider is registered in this process', async () => {

@@ -22,8 +22,8 @@ export interface Tracing {
   readonly httpPlugin: FastifyPluginCallback;
   /** A span per SQL statement this pool runs inside a traced operation. */
   readonly tracePool: (pool: Pool) => void;
-  /** Runs `work` inside a new span (the consumer's span per Kafka message). */
-  readonly inSpan: <T>(name: string, attributes: Attributes, work: () => Promise<T>) => Promise<T>;
+  /** Runs `work` inside a new span (the consumer's span per Kafka message), the child of a W3C `traceparent` in `carrier` if it holds a valid one. */
+  readonly inSpan: <T>(name: string, attributes: Attributes, work: () => Promise<T>, carrier?: Record<string, string>) => Promise<T>;
   /** Exports what is buffered and stops; resolves even when the collector does not answer. */
   readonly shutdown: () => Promise<void>;
 }

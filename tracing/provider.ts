@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Tracer } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
@@ -52,7 +52,7 @@ export function createTracing({ service, endpoint, spanProcessor }: { service: T
     },
     httpPlugin: httpTracing(tracer),
     tracePool: (pool) => traceQueries(pool, tracer),
-    inSpan: (name, attributes, work) => inSpan(tracer, name, attributes, work),
+    inSpan: (name, attributes, work, carrier) => inSpan(tracer, name, attributes, work, carrier),
     // A collector that is down costs the spans still buffered; it must not fail the process's shutdown.
     shutdown: () => provider.shutdown().catch(() => undefined),
   };
@@ -63,8 +63,10 @@ function onlyTraced(otel: ActivityInboundCallsInterceptor): ActivityInboundCalls
   return { execute: (input, next) => (input.headers[TRACE_HEADER] ? otel.execute!(input, next) : next(input)) };
 }
 
-async function inSpan<T>(tracer: Tracer, name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, ROOT_CONTEXT, async (span) => {
+async function inSpan<T>(tracer: Tracer, name: string, attributes: Attributes, work: () => Promise<T>, carrier?: Record<string, string>): Promise<T> {
+  // A malformed traceparent is ignored by the propagator: the span then starts a trace of its own.
+  const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
+  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
     try {
       return await work();
     } catch (err) {
