@@ -52,27 +52,38 @@ describe('worker versioning: pinned sagas finish on the build that started them'
     return { code: run.status, out: run.stdout, err: run.stderr, json: () => JSON.parse(run.stdout) as Record<string, unknown> };
   }
 
-  async function startBuild(file: string): Promise<{ buildId: string; worker: Worker; done: Promise<void> }> {
+  interface Build {
+    versioning?: 'pinned' | 'auto-upgrade';
+    deployment?: DeploymentTarget;
+    taskQueue?: string;
+    /** Default: the bundle's own, as a worker computes it. */
+    buildId?: string;
+  }
+
+  async function startBuild(
+    file: string,
+    { versioning = 'pinned', deployment = target, taskQueue = queue, buildId: given }: Build = {},
+  ): Promise<{ buildId: string; worker: Worker; done: Promise<void> }> {
     const bundle = await bundleWorkflowCode({ workflowsPath: file, logger: quietBundlerLogger });
-    const buildId = buildIdOf(bundle.code);
+    const buildId = given ?? buildIdOf(bundle.code);
     const worker = await createOrderWorker({
       connection,
-      taskQueue: queue,
+      taskQueue,
       workflowBundle: bundle,
       pool: stack.db.pool,
-      settings: { workerDeploymentOptions: deploymentOptions({ WORKER_VERSIONING: 'pinned', WORKER_DEPLOYMENT_NAME: deploymentName }, buildId) },
+      settings: { workerDeploymentOptions: deploymentOptions({ WORKER_VERSIONING: versioning, WORKER_DEPLOYMENT_NAME: deployment.deploymentName }, buildId) },
     });
     const entry = { worker, done: worker.run() };
     workers.push(entry);
     // The server knows a version once its worker has polled.
-    await vi.waitFor(async () => expect((await describeDeployment(target))?.versions.map((v) => v.buildId)).toContain(buildId), {
+    await vi.waitFor(async () => expect((await describeDeployment(deployment))?.versions.map((v) => v.buildId)).toContain(buildId), {
       timeout: 30_000,
       interval: 250,
     });
     return { buildId, ...entry };
   }
 
-  async function manualOrders(tag: string, count: number) {
+  async function manualOrders(tag: string, count: number, taskQueue = queue) {
     const orders = [];
     for (let i = 0; i < count; i++) {
       const ids = uniqueIds(`${tag}${i}`);
@@ -83,7 +94,7 @@ describe('worker versioning: pinned sagas finish on the build that started them'
         items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 250 }],
         confirmation: 'manual' as const,
       };
-      await startOrder({ client: stack.client, pool: stack.db.pool, taskQueue: queue }, order, 'rest');
+      await startOrder({ client: stack.client, pool: stack.db.pool, taskQueue }, order, 'rest');
       orders.push(ids.message);
     }
     for (const id of orders) {
@@ -141,6 +152,26 @@ describe('worker versioning: pinned sagas finish on the build that started them'
     const [late] = await manualOrders('late', 1);
     expect(await decideOrder({ client: stack.client, pool: stack.db.pool }, { orderId: late!, decision: 'cancel' })).toMatchObject({ status: 'CANCELLED' });
     expect(await buildsThatRan(late!)).toEqual([b.buildId]);
+  });
+
+  it('auto-upgrade: a waiting saga moves to the new current build at its next workflow task', { timeout: 240_000 }, async () => {
+    const upgrading = { connection, namespace: 'default', deploymentName: `${deploymentName}-auto` };
+    const taskQueue = `${queue}-auto`;
+    // The same code under two build IDs: a compatible change, as auto-upgrade requires.
+    const build = (buildId: string) => startBuild(workflowsPath, { versioning: 'auto-upgrade', deployment: upgrading, taskQueue, buildId });
+    const a = await build(`b-auto-a-${randomUUID().slice(0, 6)}`);
+    await setCurrentVersion(upgrading, a.buildId);
+    const waiting = await manualOrders('u', 2, taskQueue);
+    const b = await build(`b-auto-b-${randomUUID().slice(0, 6)}`);
+    // The server refuses a current version until its worker has polled every task queue the old one serves.
+    await vi.waitFor(() => setCurrentVersion(upgrading, b.buildId), { timeout: 30_000, interval: 250 });
+
+    for (const id of waiting) {
+      expect(await decideOrder({ client: stack.client, pool: stack.db.pool }, { orderId: id, decision: 'confirm' })).toMatchObject({ status: 'CONFIRMED' });
+      expect(await buildsThatRan(id)).toEqual([a.buildId, b.buildId]);
+      const info = (await stack.client.workflow.getHandle(workflowIdFor(id)).describe()).raw.workflowExecutionInfo?.versioningInfo;
+      expect(info?.behavior).toBe(temporal.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE);
+    }
   });
 });
 
