@@ -1,13 +1,18 @@
 import { loadConfigOrExit } from '../config';
-import { logProcessWarnings } from '../lib/logger';
+import { exitOnError, logExits } from '../lib/exit';
+import { logProcessWarnings, type Logger } from '../lib/logger';
 import { redactUrl } from '../lib/redact';
 import { startTracing } from '../tracing';
 import { buildApp } from './app';
+
+let logger: Logger | undefined;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const tracing = await startTracing('api', config);
   const app = await buildApp(config, { tracing });
+  logger = app.log as Logger;
+  logExits(logger);
   logProcessWarnings(app.log);
   if (tracing) app.log.info({ endpoint: redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) }, 'tracing on');
   let closing = false;
@@ -24,14 +29,9 @@ async function main(): Promise<void> {
   try {
     await app.listen({ host: config.API_HOST, port: config.API_PORT });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    process.stderr.write(
-      code === 'EADDRINUSE'
-        ? `error: port ${config.API_PORT} is already in use; set API_PORT to a free port\n`
-        : `error: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    process.exit(1);
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new Error(`port ${config.API_PORT} is already in use; set API_PORT to a free port`, { cause: err });
   }
 }
 
-void main();
+main().catch((err: unknown) => exitOnError(logger, err));

@@ -3,7 +3,8 @@ import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { Admission, countBacklog } from '../intake/admission';
 import { startOrder } from '../intake/start-order';
-import { createLogger, logProcessWarnings, type Log } from '../lib/logger';
+import { exitOnError, explainExit, logExits } from '../lib/exit';
+import { createLogger, logProcessWarnings, type Log, type Logger } from '../lib/logger';
 import { redactUrl, secretsOf } from '../lib/redact';
 import { serveMetrics, type MetricsServer } from '../lib/metrics-server';
 import { createTemporalClient } from '../lib/temporal-client';
@@ -15,9 +16,13 @@ import { tracedStart } from './traced-start';
 import { createConsumerMetrics } from './metrics';
 
 /** The Kafka side of the service: order commands in, order events out (outbox relay). */
+let processLogger: Logger | undefined;
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'consumer', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  processLogger = logger;
+  logExits(logger);
   logProcessWarnings(logger);
   const tracing = await startTracing('consumer', config);
   if (tracing) logger.info({ endpoint: redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) }, 'tracing on');
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
   const shutdown = async (reason: string, code = 0) => {
     if (stopping) return;
     stopping = true;
+    explainExit(reason);
     logger.info({ reason }, 'draining: finishing the batch in flight, committing, disconnecting');
     await settle(logger, 'intake stop', intake.stop());
     admission.stop();
@@ -101,7 +107,4 @@ async function settle(logger: Log, step: string, done: Promise<unknown>): Promis
   await done.catch((err: unknown) => logger.warn({ err, step }, 'shutdown step failed'));
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main().catch((err: unknown) => exitOnError(processLogger, err));

@@ -62,3 +62,5 @@ export function logProcessWarnings(logger: Pick<pino.Logger, 'warn'>): void {
   process.removeAllListeners('warning');
   process.on('warning', (warning) => logger.warn({ warning: { name: warning.name, message: warning.message } }, 'process warning'));
 }
+
+export type Logger = pino.Logger;

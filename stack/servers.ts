@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -78,6 +78,10 @@ export interface ManagedProcess {
   /** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
   exited: Promise<number | null>;
+  /** Where this run's output starts in the log file (earlier runs append to the same file). */
+  logOffset: number;
+  /** Resolves once the process's output has reached its log (at most a moment after it exits). */
+  flushed: Promise<void>;
 }
 
 interface SpawnOptions {
@@ -106,6 +110,7 @@ export function closeSpawning(): ManagedProcess[] {
 export function spawnManaged(options: SpawnOptions): ManagedProcess {
   if (spawningClosed) throw new StackError(`not starting ${options.name}: the stack is stopping`);
   mkdirSync(path.dirname(options.logFile), { recursive: true });
+  const logOffset = sizeOf(options.logFile);
   const child = spawn(options.command, options.args, {
     cwd: options.cwd ?? repoRoot,
     env: options.env ?? process.env,
@@ -113,10 +118,14 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
     gid: options.gid,
     stdio: options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
   });
+  let flushed = Promise.resolve();
   if (!options.inheritOutput) {
     const log = createWriteStream(options.logFile, { flags: 'a' });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // Not ended by whichever stream closes first: stderr's last words may come after stdout's end.
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.once('close', () => log.end());
+    flushed = new Promise((resolve) => log.once('finish', () => resolve()).once('error', () => resolve()));
   }
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
@@ -129,7 +138,7 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
     await exited;
     clearTimeout(timer);
   };
-  const managed: ManagedProcess = { name: options.name, child, logFile: options.logFile, stop, exited };
+  const managed: ManagedProcess = { name: options.name, child, logFile: options.logFile, stop, exited, logOffset, flushed };
   running.add(managed);
   void exited.then(() => running.delete(managed));
   return managed;
@@ -148,18 +157,73 @@ export async function waitForServer(proc: ManagedProcess, what: string, check: (
     timeoutMs,
   ).catch(async (err: unknown) => {
     await proc.stop(2_000);
-    if (died) throw new StackError(`${what} exited during start-up: ${tail(proc.logFile)} (log: ${proc.logFile})`);
-    throw err;
+    if (!died) throw err;
+    const why = await exitReason(proc);
+    noteInLog(proc, { exit: why }, `${proc.name} ${why} during start-up`);
+    throw new StackError(`${what} ${why} during start-up (log: ${proc.logFile})`);
   });
 }
 
-function tail(file: string): string {
+/**
+ * `exited (signal SIGKILL)`, or `exited (code 1): <why>` with why from the last line this run of the
+ * process wrote (never an earlier run's): its `reason` (lib/exit.ts), else its message, else the text.
+ */
+export async function exitReason(proc: ManagedProcess): Promise<string> {
+  const code = await proc.exited;
+  const signal = proc.child.signalCode;
+  if (signal) return `exited (signal ${signal})`;
+  await Promise.race([proc.flushed, sleep(1_000)]);
+  const why = lastWords(proc.logFile, proc.logOffset);
+  return `exited (code ${code})${why ? `: ${why}` : ', writing nothing to its log'}`;
+}
+
+/** A line in a process's log, in its JSON, saying what the stack saw happen to it (a SIGKILL leaves no line of its own). */
+export function noteInLog(proc: ManagedProcess, fields: Record<string, unknown>, msg: string): void {
   try {
-    const lines = readFileSync(file, 'utf8').trim().split('\n');
-    return lines.slice(-1)[0]?.slice(0, 300) ?? '';
+    appendFileSync(proc.logFile, `${JSON.stringify({ level: 50, time: Date.now(), name: 'stack', process: proc.name, pid: proc.child.pid, ...fields, msg })}\n`);
   } catch {
-    return '';
+    // A log that cannot be written to loses this line only; the stack's own output has it too.
   }
+}
+
+const TAIL_BYTES = 64 * 1024;
+
+export function lastWords(file: string, offset = 0): string | undefined {
+  let text: string;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const start = Math.max(offset, size - TAIL_BYTES);
+      const buffer = Buffer.alloc(Math.max(0, size - start));
+      readSync(fd, buffer, 0, buffer.length, start);
+      text = buffer.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const line = text.trim().split('\n').at(-1)?.trim();
+  return line ? summarise(line).slice(0, 300) : undefined;
+}
+
+function summarise(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { msg?: unknown; reason?: unknown; err?: { message?: unknown } };
+    if (typeof entry.reason === 'string') return entry.reason;
+    if (typeof entry.msg === 'string') {
+      const cause = entry.err?.message;
+      return typeof cause === 'string' && !entry.msg.includes(cause) ? `${entry.msg}: ${cause}` : entry.msg;
+    }
+  } catch {
+    // Not JSON: a plain line (a server's own log, a config error).
+  }
+  return line;
+}
+
+function sizeOf(file: string): number {
+  return existsSync(file) ? statSync(file).size : 0;
 }
 
 // ---------------------------------------------------------------- PostgreSQL

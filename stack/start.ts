@@ -32,7 +32,7 @@ const stackSchema = z.object({
 
 /** Aborted once the stack stops (Ctrl-C, SIGTERM, a crash loop or a failed start). */
 const stopped = new AbortController();
-/** Every process the stack started, with how to start it again. */
+/** Every server the stack started, with how to start it again. */
 const launched: [Service, ManagedProcess][] = [];
 
 async function launch<T extends ManagedProcess>(start: () => Promise<T>): Promise<T> {
@@ -188,13 +188,6 @@ async function main(): Promise<void> {
   };
   const worker = { ...apps, temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE };
   const workerEnv = (name: string) => ({ ...worker.env, WORKER_METRICS_PORT: String(metricsUrls.find((m) => m.process === name)?.port ?? 0) });
-  await Promise.all([
-    ...workerNames.map((name) => launch(() => startWorker({ ...worker, env: workerEnv(name), name }))),
-    launch(() => startConsumer(apps)),
-    launch(() => startApi({ ...apps, port: config.API_PORT })),
-  ]);
-  if (stopped.signal.aborted) return;
-
   const supervisor = new Supervisor({
     maxRestarts: stack.STACK_MAX_RESTARTS,
     windowSeconds: stack.STACK_RESTART_WINDOW_SECONDS,
@@ -204,7 +197,17 @@ async function main(): Promise<void> {
       void shutdown(1);
     },
   });
+  // The servers are up: from here on one that exits is restarted.
   for (const [service, proc] of launched) supervisor.watch(service, proc);
+  // Apps are watched from their first start: one that dies while its siblings start is started again, not the end of the stack.
+  const app = (name: string, start: () => Promise<ManagedProcess>) => ({ name, logFile: path.join(logDir, `${name}.log`), start });
+  const appProcs = await Promise.all([
+    ...workerNames.map((name) => supervisor.run(app(name, () => startWorker({ ...worker, env: workerEnv(name), name })))),
+    supervisor.run(app('consumer', () => startConsumer(apps))),
+    supervisor.run(app('api', () => startApi({ ...apps, port: config.API_PORT }))),
+  ]);
+  if (stopped.signal.aborted) return;
+  const pidOf = (name: string) => appProcs.find((proc) => proc.name === name)?.child.pid;
 
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   process.stdout.write(
@@ -241,10 +244,6 @@ function metricsEndpoints(config: Config, workerNames: string[]): { process: str
       return { process: name, port, variable: i === 0 ? 'WORKER_METRICS_PORT' : `WORKER_METRICS_PORT (+${i} for ${name})`, url: at(port) };
     }),
   ];
-}
-
-function pidOf(name: string): number | undefined {
-  return launched.find(([, proc]) => proc.name === name)?.[1].child.pid;
 }
 
 async function shutdown(code: number): Promise<void> {

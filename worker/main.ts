@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
-import { createLogger, logProcessWarnings } from '../lib/logger';
+import { exitOnError, logExits } from '../lib/exit';
+import { createLogger, logProcessWarnings, type Logger } from '../lib/logger';
 import { redactUrl, secretsOf } from '../lib/redact';
 import { startTracing } from '../tracing';
 import { createActivities } from '../activities';
@@ -14,9 +15,12 @@ import { installRuntimeLogger, temporalLogger } from './runtime';
 import { buildIdOf, deploymentOptions, workerTuning } from './settings';
 import { connectWorker } from './temporal-connection';
 
+let logger: Logger | undefined;
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  logExits(logger);
   logProcessWarnings(logger);
   const tracing = await startTracing('worker', config);
   const metrics = config.WORKER_METRICS_PORT > 0 ? { host: config.METRICS_HOST, port: config.WORKER_METRICS_PORT } : undefined;
@@ -63,7 +67,4 @@ async function main(): Promise<void> {
   await tracing?.shutdown();
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main().catch((err: unknown) => exitOnError(logger, err));

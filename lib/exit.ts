@@ -1,0 +1,45 @@
+import type pino from 'pino';
+
+type ExitLogger = Pick<pino.Logger, 'fatal' | 'info'>;
+
+/**
+ * Every way this process can end leaves a last line saying why: an error that escapes (with its stack),
+ * a signal, or the exit code. Only SIGKILL leaves none; the stack's supervisor writes that line instead.
+ */
+export function logExits(logger: ExitLogger): void {
+  const die = (what: string) => (err: unknown) => exitOnError(logger, err, what);
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled rejection'));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      reason ??= `received ${signal}`;
+      logger.info({ signal }, `received ${signal}: shutting down`);
+    });
+  }
+  // `reason` is what a supervisor reads from this line (stack/servers.ts lastWords).
+  process.once('exit', (code) => logger[code === 0 ? 'info' : 'fatal']({ code, reason: reason ?? 'its work ended' }, `exited with code ${code}`));
+}
+
+/** Why this process is ending, once known: the first fatal error or signal. */
+let reason: string | undefined;
+
+/** For an exit this process decides on itself (a shutdown with a code of its own). */
+export function explainExit(why: string): void {
+  reason ??= why;
+}
+
+/**
+ * A start or run that failed: one `error:` line on stderr for whoever runs the command, and the error with
+ * its stack in the process's log.
+ */
+export function exitOnError(logger: ExitLogger | undefined, err: unknown, what?: string): never {
+  const message = what ? `${what}: ${messageOf(err)}` : messageOf(err);
+  reason ??= message;
+  process.stderr.write(`error: ${message}\n`);
+  logger?.fatal({ err }, `exiting: ${message}`);
+  process.exit(1);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
