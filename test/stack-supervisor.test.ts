@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +19,7 @@ interface Stack {
 
 const stacks: Stack[] = [];
 
-async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
+async function startStack(extraEnv: NodeJS.ProcessEnv = {}, { waitUntilUp = true } = {}): Promise<Stack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-sup-'));
   chmodSync(dir, 0o755);
   copyFileSync(path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env'), path.join(dir, 'toolchain.env'));
@@ -34,7 +34,7 @@ async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const stack: Stack = { child, dir, ports, output: () => output, exited: new Promise((resolve) => child.on('exit', resolve)) };
   stacks.push(stack);
-  await waitForOutput(stack, 'saga-orchestrator is up', 150_000);
+  if (waitUntilUp) await waitForOutput(stack, 'saga-orchestrator is up', 150_000);
   return stack;
 }
 
@@ -195,6 +195,61 @@ describe('npm start supervises what it started', () => {
     await expectNothingLeft(stack, running);
   });
 
+  it('a fleet survives a worker killed -9 while it starts, each worker in turn and both at once', { timeout: 300_000 }, async () => {
+    const stack = await startStack({ WORKERS: '2' }, { waitUntilUp: false });
+    const log = (name: string) => path.join(stack.dir, 'logs', `${name}.log`);
+    const workers = () => processTable().filter((p) => p.ppid === stack.child.pid && p.args.includes('worker/main.ts'));
+    // Killed before it polls (it is still bundling): the stack used to stop here, quoting an earlier run's log line.
+    await eventually('a worker process', () => workers().length > 0, 60_000);
+    const starting = workers()[0]!.pid;
+    process.kill(starting, 'SIGKILL');
+    const [, name] = (await waitForOutput(
+      stack,
+      /stack: (worker-\d) failed to start \(a worker polling task queue orders exited \(signal SIGKILL\) during start-up/,
+    ))!;
+    await waitForOutput(stack, 'saga-orchestrator is up', 150_000);
+    expect(readFileSync(log(name!), 'utf8')).toContain(`"pid":${starting},"exit":"exited (signal SIGKILL)"`);
+
+    expect((await api(stack, 'POST', '/accounts', { accountId: 'alice', openingBalanceCents: 1_000_000 })).status).toBe(201);
+    expect((await api(stack, 'PUT', '/inventory/book-1', { available: 1_000 })).status).toBe(200);
+    const order = { customerId: 'alice', items: [{ sku: 'book-1', quantity: 1, unitPriceCents: 100 }] };
+    const sent: string[] = [];
+    const send = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const id = `order-${sent.length + 1}`;
+        sent.push(id);
+        expect((await api(stack, 'POST', '/orders', order, { 'idempotency-key': id })).status).toBe(202);
+      }
+    };
+    const pidOf = (worker: string) => Number([...stack.output().matchAll(new RegExp(`${worker} (?:is back )?\\(pid (\\d+)\\)`, 'g'))].at(-1)![1]);
+    const count = (pattern: RegExp) => stack.output().match(pattern)?.length ?? 0;
+    for (const victims of [['worker-1'], ['worker-2'], ['worker-1', 'worker-2']]) {
+      await send(10);
+      const backBefore = count(/stack: worker-\d is back/g);
+      for (const victim of victims) {
+        const killsBefore = count(new RegExp(`stack: ${victim} exited \\(signal SIGKILL\\); restarting`, 'g'));
+        process.kill(pidOf(victim), 'SIGKILL');
+        await eventually(
+          `${victim}'s exit seen`,
+          () => count(new RegExp(`stack: ${victim} exited \\(signal SIGKILL\\); restarting`, 'g')) > killsBefore,
+          10_000,
+        );
+      }
+      // Orders keep arriving while the fleet is down a worker (or both).
+      await send(10);
+      await eventually(`${victims.join(' and ')} back`, () => count(/stack: worker-\d is back/g) >= backBefore + victims.length, 120_000);
+    }
+    for (const id of sent) await eventually(`${id} CONFIRMED`, async () => (await api(stack, 'GET', `/orders/${id}`)).body.status === 'CONFIRMED', 120_000);
+    expect((await api(stack, 'GET', '/accounts/alice')).body.balanceCents).toBe(1_000_000 - 99 * sent.length); // 100 cents each, 1 cent cashback
+    expect(workers()).toHaveLength(2);
+    expect(stack.child.exitCode).toBeNull();
+    expect(stack.output()).not.toContain('error:');
+    const running = descendants(stack);
+    stack.child.kill('SIGINT');
+    expect(await stack.exited).toBe(0);
+    await expectNothingLeft(stack, running);
+  });
+
   it('a crash loop stops the whole stack with one line naming the process and its log', { timeout: 240_000 }, async () => {
     const stack = await startStack({ STACK_MAX_RESTARTS: '1', STACK_RESTART_WINDOW_SECONDS: '600' });
     const logFile = path.join(stack.dir, 'logs', 'worker.log');
@@ -210,7 +265,7 @@ describe('npm start supervises what it started', () => {
       .split('\n')
       .filter((line) => line.startsWith('error:'));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/^error: worker is crash-looping \(exited 2 times in \d+s\); see (.*)\. Stopping the stack\.$/);
+    expect(errors[0]).toMatch(/^error: worker is crash-looping \(exited 2 times in \d+s; last exited \(signal SIGKILL\)\); see (.*)\. Stopping the stack\.$/);
     expect(errors[0]).toContain(`see ${logFile}. Stopping`);
     await expectNothingLeft(stack, running);
   });
