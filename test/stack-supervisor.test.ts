@@ -203,10 +203,10 @@ describe('npm start supervises what it started', () => {
     await eventually('a worker process', () => workers().length > 0, 60_000);
     const starting = workers()[0]!.pid;
     process.kill(starting, 'SIGKILL');
-    const [, name] = (await waitForOutput(
+    const [, name] = await waitForOutput(
       stack,
       /stack: (worker-\d) failed to start \(a worker polling task queue orders exited \(signal SIGKILL\) during start-up/,
-    ))!;
+    );
     await waitForOutput(stack, 'saga-orchestrator is up', 150_000);
     expect(readFileSync(log(name!), 'utf8')).toContain(`"pid":${starting},"exit":"exited (signal SIGKILL)"`);
 
