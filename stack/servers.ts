@@ -1,5 +1,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chownSync, closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chownSync,
+  closeSync,
+  createWriteStream,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -180,7 +193,10 @@ export async function exitReason(proc: ManagedProcess): Promise<string> {
 /** A line in a process's log, in its JSON, saying what the stack saw happen to it (a SIGKILL leaves no line of its own). */
 export function noteInLog(proc: ManagedProcess, fields: Record<string, unknown>, msg: string): void {
   try {
-    appendFileSync(proc.logFile, `${JSON.stringify({ level: 50, time: Date.now(), name: 'stack', process: proc.name, pid: proc.child.pid, ...fields, msg })}\n`);
+    appendFileSync(
+      proc.logFile,
+      `${JSON.stringify({ level: 50, time: Date.now(), name: 'stack', process: proc.name, pid: proc.child.pid, ...fields, msg })}\n`,
+    );
   } catch {
     // A log that cannot be written to loses this line only; the stack's own output has it too.
   }
