@@ -1,4 +1,4 @@
-import type pino from 'pino';
+import pino from 'pino';
 
 type ExitLogger = Pick<pino.Logger, 'fatal' | 'info'>;
 
@@ -17,7 +17,20 @@ export function logExits(logger: ExitLogger): void {
     });
   }
   // `reason` is what a supervisor reads from this line (stack/servers.ts lastWords).
-  process.once('exit', (code) => logger[code === 0 ? 'info' : 'fatal']({ code, reason: reason ?? 'its work ended' }, `exited with code ${code}`));
+  process.once('exit', (code) => {
+    logger[code === 0 ? 'info' : 'fatal']({ code, reason: reason ?? 'its work ended' }, `exited with code ${code}`);
+    flushNow(logger);
+  });
+}
+
+/** pino writes asynchronously and flushes in an `exit` listener of its own, which ran before this one. */
+function flushNow(logger: ExitLogger): void {
+  const stream = (logger as Partial<Record<symbol, { flushSync?: () => void }>>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // A destination that cannot flush now loses this last line only.
+  }
 }
 
 /** Why this process is ending, once known: the first fatal error or signal. */
