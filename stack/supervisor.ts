@@ -44,12 +44,12 @@ export class Supervisor {
     let backoff = 0;
     let proc: ManagedProcess | undefined = first;
     let why = '';
+    // Settling firstUp again after the first time is a no-op.
     const giveUp = (reason: string) => firstUp?.reject(new Error(`${service.name} did not start: ${reason}`));
     if (!proc) {
       try {
         proc = await service.start();
         firstUp?.resolve(proc);
-        firstUp = undefined;
       } catch (err) {
         why = `failed to start (${err instanceof Error ? err.message : String(err)})`;
       }
@@ -80,7 +80,6 @@ export class Supervisor {
         backoff = 0;
         log(`${service.name} is back (pid ${proc.child.pid})`);
         firstUp?.resolve(proc);
-        firstUp = undefined;
       } catch (err) {
         // A shutdown stops a process that is still starting; that is no failure.
         if (signal.aborted) return giveUp('the stack is stopping');
