@@ -22,6 +22,7 @@ import { registerDecisionRoutes } from './routes/decisions';
 import { registerHealthRoutes } from './routes/health';
 import { registerInventoryRoutes } from './routes/inventory';
 import { registerOrderRoutes } from './routes/orders';
+import { registerReviewRoutes } from './routes/reviews';
 
 /** Builds the app without listening, so tests drive it with `app.inject`. */
 export async function buildApp(config: Config, { logger = true, tracing }: { logger?: boolean; tracing?: Tracing } = {}): Promise<FastifyInstance> {
@@ -66,6 +67,10 @@ export async function buildApp(config: Config, { logger = true, tracing }: { log
     registerDecisionRoutes(routes);
     registerAccountRoutes(routes);
     registerInventoryRoutes(routes);
+    void routes.register((operators, _o, next) => {
+      registerReviewRoutes(operators, { apiKeySet: Boolean(config.API_KEY) });
+      next();
+    });
     done();
   });
   await app.ready();

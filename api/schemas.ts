@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cancelBodySchema, cents, idSchema, messageIdSchema } from '../contract/order';
+import { cancelBodySchema, cents, freeText, idSchema, messageIdSchema } from '../contract/order';
 import type { OrderSagaStatus } from '../contract/saga';
 import { Limits } from '../domain/limits';
 
@@ -15,6 +15,10 @@ export const inventorySchema = z.strictObject({ available: z.number().int().nonn
 export const cancelSchema = cancelBodySchema.nullish();
 export const confirmSchema = z.strictObject({}).nullish();
 
+/** An operator's resolution of a flagged order: who (an ID-like name) and what they found or did. */
+export const resolutionSchema = z.strictObject({ resolvedBy: idSchema, note: freeText(Limits.maxReasonLength).min(1) });
+export const reviewListQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1_000).default(100) });
+
 export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional() });
 
 /** The one error shape; every route's error answers use it. */
@@ -27,6 +31,7 @@ export const errorBody = z.object({
 const errorMeanings = {
   400: 'Bad request: ValidationError (with details), MalformedJson, DuplicateKey, UnsupportedContentType or a route-specific code',
   401: 'Unauthorized: API_KEY is set and the Authorization header is missing or wrong',
+  403: 'Forbidden: OperatorKeyRequired, an operator route while API_KEY is not set',
   404: 'Not found',
   409: 'Conflict with what was stored before',
   413: 'PayloadTooLarge: the body is over API_BODY_LIMIT_BYTES',
@@ -76,6 +81,7 @@ const storedOrder = z.object({
   cancelReason: z.string().nullable(),
   needsReview: z.boolean(),
   reviewReason: z.string().nullable(),
+  resolution: z.object({ resolvedBy: z.string(), note: z.string(), resolvedAt: timestamp }).optional().describe("an operator's resolution of its review"),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -87,9 +93,11 @@ const sagaStatus = z.object({
   stepsApplied: z.array(z.string()).optional(),
   compensationsDone: z.array(z.object({ step: z.string(), outcome: z.string() })).optional(),
   checkBacksUsed: int.optional(),
+  nextCheckBackAt: z.string().optional(),
   reason: z.string().optional(),
   needsReview: z.boolean().optional(),
   reviewReason: z.string().optional(),
+  resolution: z.object({ resolvedBy: z.string(), note: z.string(), resolvedAt: z.string() }).optional(),
 });
 // A field added to the saga's status must be added here too, or it would be stripped from the answer.
 const _sagaStatusCovered: Record<keyof OrderSagaStatus, unknown> = sagaStatus.shape;
@@ -129,3 +137,28 @@ export const accountDetailsAnswer = z
   })
   .describe('The account and its last 20 ledger entries');
 export const inventoryAnswer = z.object({ sku: z.string(), available: int, version: int }).describe('The stock on hand');
+
+export const flaggedOrdersAnswer = z
+  .object({
+    orders: z.array(
+      z.object({ orderId: z.string(), customerId: z.string(), status: z.string(), totalCents: int, reviewReason: z.string().nullable(), flaggedAt: timestamp }),
+    ),
+  })
+  .describe('Orders flagged for review and not yet resolved, longest waiting first');
+export const resolutionAnswer = z.object({
+  orderId: z.string(),
+  reviewReason: z.string(),
+  resolvedBy: z.string(),
+  note: z.string(),
+  resolvedAt: timestamp,
+  created: z.boolean(),
+  saga: z.enum(['released', 'closed']).describe('released: the saga cleared NeedsReview and completed; closed: its workflow had already ended'),
+});
+export const checkBackAnswer = z
+  .object({
+    orderId: z.string(),
+    step: z.string(),
+    state: z.enum(['applied', 'not-applied', 'compensated', 'fenced', 'unknown']),
+    checkBacksUsed: int,
+  })
+  .describe('What the check-back found: applied, the saga goes on; not applied, it compensates; unknown, it keeps checking back');

@@ -1,11 +1,14 @@
 import { runCommand, UsageError } from '../lib/cli';
 import * as cancel from './cancel';
+import * as checkBack from './check-back';
 import * as confirm from './confirm';
 import { CommandFailure, ExitCode, reportFailure } from './context';
 import { deployUsage, runDeploy } from './deploy';
 import * as list from './list';
 import * as reconcile from './reconcile';
 import * as replayDlq from './replay-dlq';
+import * as resolve from './resolve';
+import * as review from './review';
 import * as status from './status';
 
 interface Command {
@@ -19,6 +22,9 @@ const commands: Record<string, Command> = {
   list,
   confirm,
   cancel,
+  review,
+  resolve,
+  'check-back': checkBack,
   'replay-dlq': replayDlq,
   reconcile,
   deploy: { usage: deployUsage, run: runDeploy },
@@ -31,7 +37,7 @@ ${Object.values(commands)
   .map((c) => c.usage)
   .join('\n')}
 
-exit codes: 0 done · 1 the answer is no (unknown order, decision refused, invariants violated, records left unreplayed)
+exit codes: 0 done · 1 the answer is no (unknown order, decision or resolution refused, invariants violated, records left unreplayed)
             2 bad usage · 3 PostgreSQL, Temporal or Kafka unreachable (the line names it; nothing was decided: retry)`;
 
 async function main(argv: string[]): Promise<number> {

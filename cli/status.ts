@@ -5,6 +5,8 @@ import { OrderStatusKey, statusQuery, type OrderSagaStatus } from '../contract/s
 import { selectOrder, type OrderRow } from '../db/orders';
 import { selectSagaSteps } from '../db/order-status';
 import { selectProcessedMessage } from '../db/processed-messages';
+import { selectResolution, type ResolutionRow } from '../db/resolutions';
+import { resolutionView } from '../intake/review-order';
 import { formatCents } from '../domain/order-summary';
 import { workflowIdFor } from '../domain/order';
 import type { orderSaga } from '../workflows/order-saga';
@@ -56,6 +58,7 @@ function buildView(
   steps: Awaited<ReturnType<typeof selectSagaSteps>>,
   temporal: Awaited<ReturnType<typeof readSaga>> | 'unreachable',
   config: Config,
+  resolution: ResolutionRow | undefined,
 ) {
   const known = temporal === 'unreachable' ? undefined : temporal;
   const saga = known?.saga ?? null;
@@ -71,6 +74,7 @@ function buildView(
     cancelReason: row?.cancel_reason ?? null,
     needsReview: Boolean(row?.needs_review || saga?.needsReview),
     reviewReason: row?.review_reason ?? saga?.reviewReason ?? null,
+    resolution: resolution ? resolutionView(resolution) : null,
     steps: steps.map((s) => ({ step: s.step, state: s.state, updatedAt: s.updated_at })),
     compensations: saga?.compensationsDone ?? null,
     checkBacksUsed: saga?.checkBacksUsed ?? null,
@@ -96,6 +100,10 @@ function formatView(v: View): string {
   if (v.checkBacksUsed !== null) lines.push(line('check-backs', String(v.checkBacksUsed)));
   if (v.cancelReason) lines.push(line('cancel reason', v.cancelReason));
   lines.push(line('needs review', v.needsReview ? `YES${v.reviewReason ? `: ${v.reviewReason}` : ''}` : 'no'));
+  if (v.resolution) {
+    lines.push(line('resolved', `by ${v.resolution.resolvedBy} at ${v.resolution.resolvedAt} (flagged: ${v.reviewReason ?? '-'})`));
+    lines.push(line('', v.resolution.note));
+  }
   if (v.workflow) {
     const w = v.workflow;
     const closed = w.closeTime ? `, closed ${w.closeTime.toISOString()}` : '';
@@ -115,6 +123,7 @@ export async function run(args: string[]): Promise<number> {
   return withServers(async ({ config, db, temporal }) => {
     const row = await selectOrder(db(), orderId);
     const steps = await selectSagaSteps(db(), orderId);
+    const resolution = row?.review_reason ? await selectResolution(db(), orderId) : undefined;
     const accepted = row ? true : Boolean(await selectProcessedMessage(db(), orderId));
     let saga: Awaited<ReturnType<typeof readSaga>> | 'unreachable';
     try {
@@ -126,7 +135,7 @@ export async function run(args: string[]): Promise<number> {
       saga = 'unreachable';
     }
     if (!row && !accepted && !saga) throw new CommandFailure('OrderNotFound', `no order ${orderId}`);
-    const view = buildView(orderId, row, steps, saga, config);
+    const view = buildView(orderId, row, steps, saga, config, resolution);
     print(values.json, () => formatView(view), view);
     if (saga !== 'unreachable') return ExitCode.ok;
     process.stderr.write(`error: cannot reach Temporal at ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); the above is what PostgreSQL holds\n`);

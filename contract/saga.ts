@@ -8,7 +8,7 @@ export type { OrderSagaInput } from './order';
 export { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from './search-attributes';
 
 export type SagaState = 'RUNNING' | 'AWAITING_CONFIRMATION' | 'COMPENSATING' | 'CONFIRMED' | 'CANCELLED';
-export type SagaPhase = 'open' | SagaStep | 'confirmation' | 'commit' | 'compensate' | 'cancel' | 'done';
+export type SagaPhase = 'open' | SagaStep | 'confirmation' | 'commit' | 'compensate' | 'cancel' | 'review' | 'done';
 
 export interface OrderSagaStatus {
   orderId: string;
@@ -17,9 +17,13 @@ export interface OrderSagaStatus {
   stepsApplied: SagaStep[];
   compensationsDone: { step: SagaStep; outcome: string }[];
   checkBacksUsed: number;
+  /** While a step in doubt waits for its next check-back (since S11 an operator may ask for it now). */
+  nextCheckBackAt?: string;
   reason?: string;
   needsReview: boolean;
   reviewReason?: string;
+  /** Since S11: an operator's resolution of a flagged saga, which waits for it before it completes. */
+  resolution?: ReviewResolution;
 }
 
 export type OrderSagaResult = OrderSagaStatus;
@@ -47,6 +51,37 @@ export const DecisionRefusal = {
   NotAwaitingDecision: 'NotAwaitingDecision',
   DecisionConflict: 'DecisionConflict',
   InvalidDecision: 'InvalidDecision',
+} as const;
+
+/** An operator's resolution as PostgreSQL stored it (order_resolutions): never edited. */
+export interface ReviewResolution {
+  resolvedBy: string;
+  note: string;
+  resolvedAt: string;
+}
+
+/**
+ * Since S11 a saga flagged for review waits, compensated and CANCELLED, for this update: the resolution
+ * the operator stored. It clears NeedsReview and lets the saga complete.
+ */
+export const resolveUpdate = defineUpdate<OrderSagaStatus, [ReviewResolution]>('resolve');
+
+/** The outcome of a check-back an operator asked for. */
+export interface CheckBackOutcome {
+  orderId: string;
+  step: SagaStep;
+  state: 'applied' | 'not-applied' | 'compensated' | 'fenced' | 'unknown';
+  checkBacksUsed: number;
+}
+
+/** Ends the wait between two check-backs of a step in doubt: the saga checks back now and answers what it found. */
+export const checkBackNowUpdate = defineUpdate<CheckBackOutcome, []>('checkBackNow');
+
+/** Why the saga refused an operator's request; the update's failure carries it as its type. */
+export const OperatorRefusal = {
+  NotAwaitingReview: 'NotAwaitingReview',
+  NotCheckingBack: 'NotCheckingBack',
+  InvalidResolution: 'InvalidResolution',
 } as const;
 
 /**

@@ -147,7 +147,7 @@ function isTaskFailing(err: unknown): boolean {
 }
 
 /** Temporal refuses updates to a closed workflow with a FAILED_PRECONDITION-like "already completed". */
-function isWorkflowClosed(err: unknown): boolean {
+export function isWorkflowClosed(err: unknown): boolean {
   return err instanceof Error && /workflow execution already completed/i.test(err.message);
 }
 

@@ -8,7 +8,17 @@ import { recordConfirmationDecision, selectOrder } from '../db/orders';
 import { workflowIdFor, type OrderItem } from '../domain/order';
 import { workflowsPath } from '../worker/create-worker';
 import type { DecisionRequest, OrderSagaInput, OrderSagaResult } from '../contract/saga';
-import { cancelSignal, CustomerIdKey, decideUpdate, NeedsReviewKey, OrderIdKey, OrderStatusKey, statusQuery } from '../contract/saga';
+import {
+  cancelSignal,
+  checkBackNowUpdate,
+  CustomerIdKey,
+  decideUpdate,
+  NeedsReviewKey,
+  OrderIdKey,
+  OrderStatusKey,
+  resolveUpdate,
+  statusQuery,
+} from '../contract/saga';
 import { orderSaga } from '../workflows/order-saga';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { assertInvariants } from './helpers/invariants';
@@ -66,6 +76,38 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`workflow ${workflowId} never reached ${state}`);
+  }
+
+  async function waitForPhase(workflowId: string, phase: string): Promise<OrderSagaResult> {
+    const handle = env.client.workflow.getHandle(workflowId);
+    for (let i = 0; i < 600; i++) {
+      const status = await handle.query(statusQuery);
+      if (status.currentStep === phase) return status;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`workflow ${workflowId} never reached ${phase}`);
+  }
+
+  const resolution = { resolvedBy: 'ops-anna', note: 'checked the ledger: nothing was debited', resolvedAt: '2026-12-06T10:00:00.000Z' };
+
+  /** Waits until the saga is flagged and waits for review, checks that, then resolves it as an operator would. */
+  async function resolveWhenFlagged(workflowId: string): Promise<void> {
+    const handle = env.client.workflow.getHandle(workflowId);
+    const waiting = await waitForPhase(workflowId, 'review');
+    expect(waiting).toMatchObject({ state: 'CANCELLED', needsReview: true });
+    const description = await handle.describe();
+    expect(description.status.name).toBe('RUNNING');
+    expect(description.typedSearchAttributes.get(NeedsReviewKey)).toBe(true);
+    expect(description.typedSearchAttributes.get(OrderStatusKey)).toBe('CANCELLED');
+    for (const bad of [{ ...resolution, note: '' }, { ...resolution, resolvedBy: 'x\u0000' }, { ...resolution, note: 'n'.repeat(501) }, null]) {
+      const refused = await handle.executeUpdate(resolveUpdate, { args: [bad as never] }).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('InvalidResolution');
+    }
+    const released = await handle.executeUpdate(resolveUpdate, { args: [resolution], updateId: 'resolve' });
+    expect(released).toMatchObject({ needsReview: false, resolution });
+    // The same update ID again is the same update: answered, not applied twice.
+    expect(await handle.executeUpdate(resolveUpdate, { args: [resolution], updateId: 'resolve' })).toMatchObject({ resolution });
   }
 
   const decide = (workflowId: string, request: DecisionRequest) =>
@@ -387,7 +429,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     const ids = uniqueIds('doubt-unknown');
     await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
     let checks = 0;
-    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { maxCheckBacks: 4, checkBackInterval: '30 seconds' }), {
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { maxCheckBacks: 4, checkBackInterval: '1 second' }), {
       activities: {
         debitAccount: () => Promise.reject(ApplicationFailure.retryable('database timed out', 'Timeout')),
         checkStep: () => {
@@ -395,16 +437,75 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
           return Promise.reject(new Error('status store unreachable'));
         },
       },
+      // Not while the result is awaited: the time-skipping server would skip a saga waiting for a person to its timeout.
+      during: resolveWhenFlagged,
     });
-    expect(result).toMatchObject({ state: 'CANCELLED', checkBacksUsed: 4, needsReview: true, reviewReason: 'debit in doubt after 4 check-backs' });
+    // Compensated and flagged, then held open until the operator's resolution released it.
+    expect(result).toMatchObject({
+      state: 'CANCELLED',
+      checkBacksUsed: 4,
+      needsReview: false,
+      reviewReason: 'debit in doubt after 4 check-backs',
+      resolution,
+      currentStep: 'done',
+    });
     expect(checks).toBe(4 * 2); // two attempts per check-back (the checkBack profile)
     const stored = await selectOrder(db.pool, ids.message);
     expect(stored).toMatchObject({ status: 'CANCELLED', needs_review: true, review_reason: 'debit in doubt after 4 check-backs' });
     const events = await outboxOf(db.pool, ids.message);
     expect(events[0]!.payload).toMatchObject({ needsReview: true });
     const description = await env.client.workflow.getHandle(workflowIdFor(ids.message)).describe();
-    expect(description.typedSearchAttributes.get(NeedsReviewKey)).toBe(true);
+    expect(description.status.name).toBe('COMPLETED');
+    expect(description.typedSearchAttributes.get(NeedsReviewKey)).toBe(false);
     expect(description.typedSearchAttributes.get(OrderStatusKey)).toBe('CANCELLED');
+  });
+
+  it('a step in doubt checks back at once when an operator asks, instead of after its interval', async () => {
+    const ids = uniqueIds('check-now');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    let storeFixed = false;
+    const outcome = runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { maxCheckBacks: 3, checkBackInterval: '6 hours' }), {
+      activities: {
+        // The debit commits but its reply is lost; the status store is down until the operator fixes it.
+        debitAccount: async (args) => {
+          await real.debitAccount(args);
+          throw ApplicationFailure.retryable('connection reset after commit', 'Timeout');
+        },
+        checkStep: (args) => (storeFixed ? real.checkStep(args) : Promise.reject(new Error('status store unreachable'))),
+      },
+      during: async (workflowId) => {
+        const handle = env.client.workflow.getHandle(workflowId);
+        let paused;
+        for (let i = 0; i < 600 && !paused?.nextCheckBackAt; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          paused = await handle.query(statusQuery);
+        }
+        expect(paused).toMatchObject({ currentStep: 'debit', checkBacksUsed: 1, nextCheckBackAt: expect.any(String) as string });
+        storeFixed = true;
+        // Time does not skip here (no result is awaited yet): only the update can end the six-hour wait.
+        expect(await handle.executeUpdate(checkBackNowUpdate)).toEqual({ orderId: ids.message, step: 'debit', state: 'applied', checkBacksUsed: 2 });
+      },
+    });
+    const result = await outcome;
+    expect(result).toMatchObject({ state: 'CONFIRMED', checkBacksUsed: 2, stepsApplied: ['reserve', 'debit'], needsReview: false });
+    expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 100 + 1);
+  });
+
+  it('check-back-now and resolve are refused while the saga waits for a decision, not for a check-back or a person', async () => {
+    const ids = uniqueIds('operator-refused');
+    await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
+    const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }], { confirmation: 'manual' }), {
+      during: async (workflowId) => {
+        await waitForState(workflowId, 'AWAITING_CONFIRMATION');
+        const handle = env.client.workflow.getHandle(workflowId);
+        const typeOf = (err: unknown) => ((err as WorkflowUpdateFailedError).cause as ApplicationFailure).type;
+        expect(typeOf(await handle.executeUpdate(checkBackNowUpdate).catch((err: unknown) => err))).toBe('NotCheckingBack');
+        expect(typeOf(await handle.executeUpdate(resolveUpdate, { args: [resolution] }).catch((err: unknown) => err))).toBe('NotAwaitingReview');
+        await decide(workflowId, { decision: 'confirm' });
+      },
+    });
+    expect(result).toMatchObject({ state: 'CONFIRMED', needsReview: false });
+    expect(result.resolution).toBeUndefined();
   });
 
   it('auto mode: a cancel stored by the API whose signal was lost stops the commit', async () => {
@@ -530,9 +631,15 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
         await waitForState(workflowId, 'AWAITING_CONFIRMATION');
         // The pre-S10 signal, straight to Temporal past every validation: the saga must survive what PostgreSQL refuses.
         await env.client.workflow.getHandle(workflowId).signal(cancelSignal, { reason });
+        await resolveWhenFlagged(workflowId);
       },
     });
-    expect(result).toMatchObject({ state: 'CANCELLED', needsReview: true, reviewReason: expect.stringMatching(/^data error while cancelling/) as string });
+    expect(result).toMatchObject({
+      state: 'CANCELLED',
+      needsReview: false,
+      resolution,
+      reviewReason: expect.stringMatching(/^data error while cancelling/) as string,
+    });
     const stored = await selectOrder(db.pool, ids.message);
     expect(stored).toMatchObject({ status: 'CANCELLED', needs_review: true });
     expect(stored!.cancel_reason).toBe('cancelled: x\ufffd');
@@ -540,7 +647,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect(await balanceOf(db.pool, ids.account)).toBe(1_000);
     expect(await availableOf(db.pool, ids.sku)).toBe(2);
     const description = await env.client.workflow.getHandle(workflowIdFor(ids.message)).describe();
-    expect(description.typedSearchAttributes.get(NeedsReviewKey)).toBe(true);
+    expect(description.typedSearchAttributes.get(NeedsReviewKey)).toBe(false);
   });
 
   it('the longest manual window the API accepts (7 days) expires with a bounded history', async () => {

@@ -23,21 +23,26 @@ import type { ConfirmationDecision, OrderItem, SagaStep } from '../domain/order'
 import { checkBack, compensation, forwardStep, localForwardStep, localUntilDone, untilDone } from './activity-profiles';
 import {
   cancelSignal,
+  checkBackNowUpdate,
   confirmSignal,
   CustomerIdKey,
   decideUpdate,
   DecisionRefusal,
   NeedsReviewKey,
+  OperatorRefusal,
   OrderIdKey,
   OrderStatusKey,
+  resolveUpdate,
   sagaDefaults,
   statusQuery,
   wakeSignal,
   type DecisionOutcome,
+  type CheckBackOutcome,
   type DecisionRequest,
   type OrderSagaInput,
   type OrderSagaResult,
   type OrderSagaStatus,
+  type ReviewResolution,
   type SagaState,
 } from '../contract/saga';
 import { Limits } from '../domain/limits';
@@ -167,6 +172,47 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       throw refuse(DecisionRefusal.NotAwaitingDecision, `order ${orderId} is not awaiting a decision (${status.state})`);
   }
   setHandler(wakeSignal, () => undefined);
+
+  const refuse = (type: string, message: string) =>
+    ApplicationFailure.create({ type, message, nonRetryable: true, details: [{ state: status.state, currentStep: status.currentStep }] });
+
+  // An operator who fixed what kept a step in doubt need not wait out the interval.
+  let inDoubt: { step: SagaStep; paused: boolean; checked: number; last?: CheckBackOutcome['state'] } | undefined;
+  let checkNow = false;
+  setHandler(
+    checkBackNowUpdate,
+    async (): Promise<CheckBackOutcome> => {
+      const doubt = inDoubt!;
+      const before = doubt.checked;
+      checkNow = true;
+      await CancellationScope.nonCancellable(() => condition(() => doubt.checked > before || inDoubt !== doubt));
+      return { orderId, step: doubt.step, state: doubt.checked > before ? doubt.last! : 'unknown', checkBacksUsed: status.checkBacksUsed };
+    },
+    {
+      validator: () => {
+        if (!inDoubt?.paused) throw refuse(OperatorRefusal.NotCheckingBack, `order ${orderId} has no step in doubt waiting for a check-back (${status.state})`);
+      },
+    },
+  );
+
+  let awaitingReview = false;
+  setHandler(
+    resolveUpdate,
+    (resolution: ReviewResolution): OrderSagaStatus => {
+      awaitingReview = false;
+      status.resolution = resolution;
+      status.needsReview = false;
+      publishState(status.state);
+      return status;
+    },
+    {
+      validator: (resolution: ReviewResolution) => {
+        if (!awaitingReview) throw refuse(OperatorRefusal.NotAwaitingReview, `order ${orderId} is not awaiting review (${status.state})`);
+        const problem = resolutionProblem(resolution);
+        if (problem) throw refuse(OperatorRefusal.InvalidResolution, problem);
+      },
+    },
+  );
   setHandler(confirmSignal, () => takeRequest('confirm'));
   setHandler(cancelSignal, (args) => takeRequest('cancel', args?.reason));
 
@@ -202,16 +248,30 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   }
 
   async function resolveInDoubt(step: SagaStep, cause: string): Promise<void> {
-    for (let check = 1; check <= options.maxCheckBacks; check++) {
-      status.checkBacksUsed++;
-      showDetails();
-      const state = await checks.checkStep
-        .executeWithOptions({ summary: says.checkBack(step, check, options.maxCheckBacks) }, [{ orderId, step }])
-        .catch(unknownUnlessCancelled('unknown' as const));
-      sagaMetrics.checkedBack(step, state);
-      if (state === 'applied') return;
-      if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`, 'step_not_applied');
-      if (check < options.maxCheckBacks) await pause(options.checkBackInterval);
+    const doubt: NonNullable<typeof inDoubt> = (inDoubt = { step, paused: false, checked: 0 });
+    try {
+      for (let check = 1; check <= options.maxCheckBacks; check++) {
+        status.checkBacksUsed++;
+        showDetails();
+        const state = await checks.checkStep
+          .executeWithOptions({ summary: says.checkBack(step, check, options.maxCheckBacks) }, [{ orderId, step }])
+          .catch(unknownUnlessCancelled('unknown' as const));
+        sagaMetrics.checkedBack(step, state);
+        doubt.last = state;
+        doubt.checked++;
+        if (state === 'applied') return;
+        if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`, 'step_not_applied');
+        if (check < options.maxCheckBacks) {
+          doubt.paused = true;
+          status.nextCheckBackAt = new Date(Date.now() + msToNumber(options.checkBackInterval)).toISOString();
+          await pause(options.checkBackInterval);
+          doubt.paused = false;
+          delete status.nextCheckBackAt;
+        }
+      }
+    } finally {
+      inDoubt = undefined;
+      delete status.nextCheckBackAt;
     }
     throw new SagaAbort(
       `${step} outcome unknown after ${options.maxCheckBacks} check-backs (${cause})`,
@@ -220,10 +280,12 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     );
   }
 
-  /** The wait between check-backs; since S9 a workflow cancel ends it and the saga compensates. */
+  /** The wait between check-backs; since S9 a workflow cancel ends it and the saga compensates, and since S11 an operator's check-back-now. */
   async function pause(interval: Duration): Promise<void> {
     if (!localSteps) return sleep(interval);
-    if (cancelRequested() || (await condition(cancelRequested, interval))) throw new SagaAbort('saga cancelled', 'saga_cancelled');
+    if (!cancelRequested() && !checkNow) await condition(() => cancelRequested() || checkNow, interval);
+    checkNow = false;
+    if (cancelRequested()) throw new SagaAbort('saga cancelled', 'saga_cancelled');
   }
 
   async function awaitConfirmation(): Promise<void> {
@@ -327,9 +389,18 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         status.reviewReason = cancelled.reviewReason;
       }
     });
-    status.currentStep = 'done';
     publishState('CANCELLED');
     sagaMetrics.cancelled(cancelReasonOf(err));
+    // Versioned change (S11): a flagged saga stays open until an operator resolves it, so NeedsReview
+    // lists only what still needs a person; older sagas completed flagged.
+    if (status.needsReview && patched('await-review')) {
+      status.currentStep = 'review';
+      awaitingReview = true;
+      showDetails();
+      await CancellationScope.nonCancellable(() => condition(() => status.resolution !== undefined));
+    }
+    status.currentStep = 'done';
+    showDetails();
     return await answeredDecisions(status);
   }
 }
@@ -350,4 +421,20 @@ function unknownUnlessCancelled<T>(fallback: T): (err: unknown) => T {
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Checked again in the saga: a client of Temporal's API may send anything. */
+function resolutionProblem(r: ReviewResolution | undefined): string | undefined {
+  for (const [field, max] of [
+    ['resolvedBy', Limits.maxIdLength],
+    ['note', Limits.maxReasonLength],
+    ['resolvedAt', 64],
+  ] as const) {
+    const value: unknown = r?.[field];
+    if (typeof value !== 'string' || value.length === 0) return `${field} must be a non-empty string`;
+    const problem = textProblem(value);
+    if (problem) return `${field} ${problem}`;
+    if ([...value].length > max) return `${field} is longer than ${max} characters`;
+  }
+  return undefined;
 }

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { selectOrder, type OrderRow } from '../../db/orders';
 import { selectProcessedMessage } from '../../db/processed-messages';
+import { selectResolution, type ResolutionRow } from '../../db/resolutions';
+import { resolutionView } from '../../intake/review-order';
 import { workflowIdFor } from '../../domain/order';
 import { IntakeOverloadedError } from '../../intake/admission';
 import { MessageConflictError, startOrder, TemporalUnavailableError } from '../../intake/start-order';
@@ -14,7 +16,7 @@ import { errorResponses, idempotencyHeaders, orderAnswer, orderIdParams, startAn
 /** How long a request waits for Temporal before answering without it. */
 const SAGA_QUERY_DEADLINE_MS = 3_000;
 
-function orderView(row: OrderRow) {
+function orderView(row: OrderRow, resolution?: ResolutionRow) {
   return {
     orderId: row.id,
     customerId: row.customer_id,
@@ -25,6 +27,7 @@ function orderView(row: OrderRow) {
     cancelReason: row.cancel_reason,
     needsReview: row.needs_review,
     reviewReason: row.review_reason,
+    ...(resolution ? { resolution: resolutionView(resolution) } : {}),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -98,8 +101,10 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
       return 'unreachable' as const;
     });
     const row = await selectOrder(app.db, orderId);
-    if (saga && saga !== 'unreachable') return { ...(row ? orderView(row) : { orderId, status: 'PENDING' }), saga, source: 'workflow' };
-    if (row) return { ...orderView(row), source: 'database', ...(saga === 'unreachable' ? { workflowUnreachable: true } : {}) };
+    // Only an order that was flagged can have a resolution.
+    const resolution = row?.review_reason ? await selectResolution(app.db, orderId) : undefined;
+    if (saga && saga !== 'unreachable') return { ...(row ? orderView(row, resolution) : { orderId, status: 'PENDING' }), saga, source: 'workflow' };
+    if (row) return { ...orderView(row, resolution), source: 'database', ...(saga === 'unreachable' ? { workflowUnreachable: true } : {}) };
     // Accepted, but its saga has not written the order yet and Temporal cannot say more right now.
     if (saga === 'unreachable' && (await selectProcessedMessage(app.db, orderId))) {
       return { orderId, status: 'PENDING', source: 'database', workflowUnreachable: true };
