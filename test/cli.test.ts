@@ -1,42 +1,16 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { statusQuery } from '../contract/saga';
 import { OrderIntake } from '../consumer/intake';
 import { workflowIdFor } from '../domain/order';
 import { startOrder } from '../intake/start-order';
-import { repoRoot } from '../stack/servers';
 import { freePort } from './global-setup';
+import { json, saga } from './helpers/cli';
 import { assertInvariants } from './helpers/invariants';
 import { quietLogger } from './helpers/loggers';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real CLI as a child process; killed (and reported as hanging) if it has not exited in 30 s. */
-function saga(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'cli/saga.ts'), ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    const hung = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code, signal) => {
-      clearTimeout(hung);
-      resolve({ code: signal ? null : code, stdout, stderr });
-    });
-  });
-}
-
-const json = <T>(run: Run): T => JSON.parse(run.stdout) as T;
 
 const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) => {
   const deadline = Date.now() + timeoutMs;
