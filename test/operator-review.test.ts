@@ -70,7 +70,7 @@ describe('operators resolve flagged orders and ask a step in doubt to check back
 
     const queue = await call('GET', '/reviews');
     expect(queue.statusCode).toBe(200);
-    const listed = (queue.json() as { orders: { orderId: string; status: string; reviewReason: string }[] }).orders.find((o) => o.orderId === orderId);
+    const listed = queue.json<{ orders: { orderId: string; status: string; reviewReason: string }[] }>().orders.find((o) => o.orderId === orderId);
     expect(listed).toMatchObject({ status: 'CANCELLED', reviewReason: expect.stringMatching(/^data error while cancelling/) as string });
     expect((await call('GET', '/reviews?limit=0')).statusCode).toBe(400);
 
@@ -93,7 +93,7 @@ describe('operators resolve flagged orders and ask a step in doubt to check back
     const body = { resolvedBy: 'ops-anna', note: 'reason had a NUL byte from a test client; stock and balance checked: all returned' };
     const resolved = await call('POST', url, body);
     expect(resolved.statusCode).toBe(201);
-    const answer = resolved.json() as { resolvedAt: string };
+    const answer = resolved.json<{ resolvedAt: string }>();
     expect(answer).toMatchObject({ orderId, ...body, created: true, saga: 'released', reviewReason: expect.stringMatching(/^data error/) as string });
 
     // The saga was released: it clears NeedsReview and completes, CANCELLED as before.
@@ -106,7 +106,7 @@ describe('operators resolve flagged orders and ask a step in doubt to check back
 
     const order = await call('GET', `/orders/${orderId}`);
     expect(order.json()).toMatchObject({ needsReview: false, resolution: { ...body, resolvedAt: answer.resolvedAt } });
-    expect(((await call('GET', '/reviews')).json() as { orders: { orderId: string }[] }).orders.map((o) => o.orderId)).not.toContain(orderId);
+    expect((await call('GET', '/reviews')).json<{ orders: { orderId: string }[] }>().orders.map((o) => o.orderId)).not.toContain(orderId);
 
     // The same resolution again is the stored one; another is refused and changes nothing.
     const again = await call('POST', url, body);
