@@ -31,6 +31,8 @@ export interface Toolchain {
   TEMPORAL_TEST_SERVER_BIN: string;
   KAFKA_LIBS: string;
   PG_BIN: string;
+  /** Built for the tests and chaos only (stack/toolchain.sh); empty when not built. */
+  TOXIPROXY_BIN?: string;
 }
 
 export function readToolchain(stateDir: string): Toolchain {

@@ -97,11 +97,29 @@ if [ ! -x "$compose_validate" ] && [ -n "$build_validator" ]; then
 fi
 [ -x "$compose_validate" ] || compose_validate=""
 
+# --- Toxiproxy, the fault proxy between processes in the network-fault tests and chaos: built with Go from the
+# Go module proxy, cached per version. npm start and bench do not need it.
+toxiproxy="$cache/toxiproxy-$TOXIPROXY_VERSION/toxiproxy-server"
+case "${npm_lifecycle_event:-}" in start | bench) build_toxiproxy="" ;; *) build_toxiproxy=1 ;; esac
+if [ ! -x "$toxiproxy" ] && [ -n "$build_toxiproxy" ]; then
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  [ -x "$go" ] || fail "Go not found; Toxiproxy needs Go 1.22+ (https://go.dev/dl) on PATH or in /usr/local/go"
+  note "building Toxiproxy v$TOXIPROXY_VERSION from the Go module proxy"
+  tmp=$(mktemp -d "$cache/toxiproxy.XXXX")
+  (cd "$tmp" && CGO_ENABLED=0 GOBIN="$tmp" nice -n 19 "$go" install -trimpath "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION") >>"$log" 2>&1 \
+    || { rm -rf "$tmp"; fail "the Go module proxy is unreachable for Toxiproxy v$TOXIPROXY_VERSION, or the build failed (see $log)"; }
+  mv "$tmp/server" "$tmp/toxiproxy-server"
+  rm -rf "$(dirname "$toxiproxy")"
+  mv "$tmp" "$(dirname "$toxiproxy")"
+fi
+[ -x "$toxiproxy" ] || toxiproxy=""
+
 cat >"$state/toolchain.env" <<ENV
 TEMPORAL_BIN=$temporal_bin
 TEMPORAL_TEST_SERVER_BIN=$test_server_bin
 KAFKA_LIBS=$kafka_libs
 PG_BIN=$pg_bin
 COMPOSE_VALIDATE_BIN=$compose_validate
+TOXIPROXY_BIN=$toxiproxy
 ENV
 note "ready ($state/toolchain.env)"

@@ -15,6 +15,7 @@ declare module 'vitest' {
     temporalBin: string;
     temporalTestServerBin: string;
     pgBin: string;
+    toxiproxyBin: string;
   }
 }
 
@@ -47,6 +48,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('temporalBin', toolchain.TEMPORAL_BIN);
     project.provide('temporalTestServerBin', toolchain.TEMPORAL_TEST_SERVER_BIN);
     project.provide('pgBin', toolchain.PG_BIN);
+    project.provide('toxiproxyBin', toolchain.TOXIPROXY_BIN ?? '');
   } catch (err) {
     await Promise.all(servers.map((s) => s.stop(5_000)));
     throw err;
