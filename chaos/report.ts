@@ -89,7 +89,7 @@ export function formatReport(r: ChaosReport): string {
     ['check-backs used', r.checkBacks],
     ['activity replies lost after commit (injected)', r.injectedAfterCommit],
     ['process restarts by the supervisor', r.supervisorRestarts],
-    ...Object.entries(countBy(r.faults.map((f) => f.kind))).map(([kind, n]): [string, number] => [`fault ${kind}`, n]),
+    ...Object.entries(countBy(r.faults.map((f) => (f.link ? `${f.kind} on ${f.link}` : f.kind)))).map(([kind, n]): [string, number] => [`fault ${kind}`, n]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');

@@ -12,10 +12,10 @@ import { workflowIdFor } from '../domain/order';
 import { createKafka } from '../messaging/topics';
 import { repoRoot } from '../stack/servers';
 import { buildWorkflowBundle } from '../worker/build-bundle';
-import { FaultInjector, faultKinds } from './faults';
+import { FaultInjector, faultKinds, isNetworkFault, type FaultKind } from './faults';
 import { Load, seedPlan } from './load';
 import { checkBacksUsed, countInjectedFaults, formatReport, orderStates, workflowRuns, type ChaosReport } from './report';
-import { startOwnStack, useRunningStack, type ChaosStack } from './stack';
+import { linkFaults, startOwnStack, useRunningStack, type ChaosStack } from './stack';
 
 const usage = `usage: npm run chaos -- [options]
   --orders N             unique orders to place (default 5000), 30% sent twice, REST and Kafka mixed
@@ -23,6 +23,8 @@ const usage = `usage: npm run chaos -- [options]
   --stall-seconds N      how long SIGSTOP holds Temporal and a worker (default 20)
   --kill-worker-every N  seconds between kill -9 of a worker (default 15)
   --fault-rate R         share of committing activity attempts whose reply is lost after the commit (default 0.02)
+  --faults LIST          fault kinds to inject, comma-separated (default all): ${faultKinds.join(', ')}
+  --network-hold-seconds N  how long a network fault stays on its two links (default 6)
   --quiet-timeout N      seconds to wait for every accepted order to end (default 600)
   --use-running          use the stack npm start runs (STACK_DIR, API_PORT, DATABASE_URL, ...) instead of starting one
 Writes .stack/chaos/report.json; exits 1 on any loss, double, strand, violation or unexpected answer, 2 on bad flags.`;
@@ -37,6 +39,8 @@ function parseFlags(argv: string[]) {
       'stall-seconds': { type: 'string', default: '20' },
       'kill-worker-every': { type: 'string', default: '15' },
       'fault-rate': { type: 'string', default: '0.02' },
+      faults: { type: 'string', default: faultKinds.join(',') },
+      'network-hold-seconds': { type: 'string', default: '6' },
       'quiet-timeout': { type: 'string', default: '600' },
       'use-running': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -56,9 +60,21 @@ function parseFlags(argv: string[]) {
     stallMs: number('stall-seconds', 1, 600) * 1_000,
     killWorkerEveryMs: number('kill-worker-every', 1, 3_600) * 1_000,
     faultRate: number('fault-rate', 0, 1, false),
+    kinds: faultList(values.faults),
+    networkHoldMs: number('network-hold-seconds', 1, 600) * 1_000,
     quietTimeoutMs: number('quiet-timeout', 10, 86_400) * 1_000,
     useRunning: values['use-running'],
   };
+}
+
+function faultList(list: string): FaultKind[] {
+  const kinds = list
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  const unknown = kinds.filter((k) => !(faultKinds as string[]).includes(k));
+  if (unknown.length) throw new UsageError(`--faults: unknown kind ${JSON.stringify(unknown[0])}; kinds: ${faultKinds.join(', ')}`);
+  return [...new Set(kinds)] as FaultKind[];
 }
 
 const bar = (done: number, total: number, width = 24) => `[${'#'.repeat(Math.round((done / total) * width)).padEnd(width, '.')}]`;
@@ -83,7 +99,16 @@ async function main(argv: string[]): Promise<number> {
     : await buildWorkflowBundle(path.join(mkdtempSync(path.join(os.tmpdir(), 'chaos-bundle-')), 'workflow-bundle.js'));
   const stack: ChaosStack = flags.useRunning
     ? useRunningStack()
-    : await startOwnStack({ SAGA_FAULT_AFTER_COMMIT_RATE: String(flags.faultRate), WORKFLOW_BUNDLE: bundle! });
+    : await startOwnStack({
+        SAGA_FAULT_AFTER_COMMIT_RATE: String(flags.faultRate),
+        WORKFLOW_BUNDLE: bundle!,
+        STACK_FAULT_PROXY: flags.kinds.some(isNetworkFault) ? '1' : '0',
+      });
+  const links = linkFaults(stack.stackDir);
+  if (!links && flags.kinds.some(isNetworkFault)) {
+    await stack.stop();
+    throw new UsageError('network faults need a stack started with STACK_FAULT_PROXY=1; or leave them out of --faults');
+  }
   let stopping = false;
   let passed = false;
   const onSignal = () => {
@@ -112,7 +137,16 @@ async function main(argv: string[]): Promise<number> {
     );
     return (pollers ?? []).some((poller) => poller.identity?.startsWith(`${pid}@`));
   };
-  const faults = new FaultInjector(stack, { stallMs: flags.stallMs, gapMs: 8_000, killWorkerEveryMs: flags.killWorkerEveryMs, isServing, log });
+  const faults = new FaultInjector(stack, {
+    stallMs: flags.stallMs,
+    gapMs: 8_000,
+    killWorkerEveryMs: flags.killWorkerEveryMs,
+    kinds: flags.kinds,
+    networkHoldMs: flags.networkHoldMs,
+    links,
+    isServing,
+    log,
+  });
   try {
     await producer.connect();
     const plan = seedPlan(run);
@@ -173,7 +207,7 @@ async function main(argv: string[]): Promise<number> {
     const file = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'chaos', 'report.json');
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(report, null, 2));
-    const missingKinds = faultKinds.filter((k) => !report.faults.some((f) => f.kind === k));
+    const missingKinds = flags.kinds.filter((k) => !report.faults.some((f) => f.kind === k));
     const clean = report.lost + report.doubled + report.stranded + report.violations + report.unexpectedAnswers === 0 && report.workflows === report.accepted;
     process.stdout.write(`\nchaos run ${run}: ${clean ? 'nothing lost, nothing applied twice' : 'FAILED'}\n${formatReport(report)}\n  report: ${file}\n`);
     if (missingKinds.length) process.stdout.write(`  faults not injected: ${missingKinds.join(', ')}\n`);

@@ -4,7 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { freeStackPorts } from '../stack/ports';
+import { faultLinksFile, type FaultLink, type FaultLinksFile } from '../stack/fault-links';
 import { repoRoot } from '../stack/servers';
+import type { Toxic } from '../stack/toxiproxy';
+import type { LinkFaults } from './faults';
 
 export type ProcessKind = 'worker' | 'postgres' | 'kafka' | 'temporal' | 'api' | 'consumer';
 
@@ -14,6 +17,8 @@ export interface ChaosStack {
   databaseUrl: string;
   temporalAddress: string;
   logDir: string;
+  /** The stack's STACK_DIR. */
+  stackDir: string;
   /** The pid of the `npm start` process that supervises the others. */
   stackPid: number;
   /** Supervisor lines (restarts) seen so far; empty for a stack we did not start. */
@@ -95,6 +100,7 @@ async function startOwnStackOnce(extraEnv: Record<string, string>, root: string)
     databaseUrl: `postgres://postgres@127.0.0.1:${ports.PG_PORT}/orders`,
     temporalAddress: `127.0.0.1:${ports.TEMPORAL_PORT}`,
     logDir: path.join(stackDir, 'logs'),
+    stackDir,
     stackPid: child.pid!,
     supervisorLines,
     stop: () => stopChild(child, exited),
@@ -130,6 +136,7 @@ export function useRunningStack(): ChaosStack {
     databaseUrl: config.DATABASE_URL,
     temporalAddress: config.TEMPORAL_ADDRESS,
     logDir: path.join(stackDir, 'logs'),
+    stackDir,
     stackPid: Number(readFileSync(pidFile, 'utf8')),
     supervisorLines: [],
     stop: () => Promise.resolve(),
@@ -153,4 +160,28 @@ export function findProcesses(stackPid: number, kind: ProcessKind): number[] {
     .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null && Number(m[2]) === stackPid && signatures[kind](m[3]!))
     .map((m) => Number(m[1]));
+}
+
+/**
+ * The toxics of a stack started with STACK_FAULT_PROXY=1, or undefined for one without. The file is read on
+ * every call: a Toxiproxy the supervisor restarted serves its API on another port.
+ */
+export function linkFaults(stackDir: string): LinkFaults | undefined {
+  const file = faultLinksFile(stackDir);
+  if (!existsSync(file)) return undefined;
+  const read = () => JSON.parse(readFileSync(file, 'utf8')) as FaultLinksFile;
+  const send = async (method: string, route: string, body?: unknown) => {
+    const response = await fetch(`${read().api}${route}`, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!response.ok) throw new Error(`toxiproxy ${method} ${route}: ${response.status} ${await response.text()}`);
+  };
+  return {
+    pid: read().pid,
+    add: (link: FaultLink, toxic: Toxic) => send('POST', `/proxies/${link}/toxics`, { toxicity: 1, ...toxic }),
+    remove: (link: FaultLink, toxic: string) => send('DELETE', `/proxies/${link}/toxics/${toxic}`),
+  };
 }

@@ -369,6 +369,8 @@ export interface KafkaOptions {
   controllerPort: number;
   logFile: string;
   heapMb?: number;
+  /** A second listener on `port`, advertised as `advertised`: a fault proxy in front of it keeps every later connection on the proxy. */
+  proxied?: { port: number; advertised: string };
 }
 
 function javaClasspath(libs: string): string {
@@ -377,6 +379,7 @@ function javaClasspath(libs: string): string {
 
 export async function startKafka(options: KafkaOptions): Promise<ManagedProcess & { brokers: string[] }> {
   mkdirSync(options.dataDir, { recursive: true });
+  const { proxied } = options;
   const propertiesFile = path.join(options.dataDir, 'server.properties');
   const log4jFile = path.join(options.dataDir, 'log4j.properties');
   const logDir = path.join(options.dataDir, 'log');
@@ -386,10 +389,10 @@ export async function startKafka(options: KafkaOptions): Promise<ManagedProcess 
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${options.controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${options.port},CONTROLLER://127.0.0.1:${options.controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${options.port}`,
+      `listeners=PLAINTEXT://127.0.0.1:${options.port},CONTROLLER://127.0.0.1:${options.controllerPort}${proxied ? `,PROXIED://127.0.0.1:${proxied.port}` : ''}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${options.port}${proxied ? `,PROXIED://${proxied.advertised}` : ''}`,
       'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${proxied ? ',PROXIED:PLAINTEXT' : ''}`,
       'inter.broker.listener.name=PLAINTEXT',
       `log.dirs=${logDir}`,
       // Single-broker form of RELIABILITY.md B2: production uses RF 3 and min ISR 2.

@@ -8,6 +8,7 @@ import { redactUrl } from '../lib/redact';
 import { createKafka, ensureTopics } from '../messaging/topics';
 import { startApi, startConsumer, startWorker } from './apps';
 import { assertPortFree, closeSpawning, readToolchain, repoRoot, StackError, startKafka, startPostgres, startTemporal, type ManagedProcess } from './servers';
+import { planFaultLinks, startFaultLinks, viaProxy } from './fault-links';
 import { Supervisor, type Service } from './supervisor';
 import { startTemporalPostgres, startTemporalUi, temporalInternalPorts, temporalServerBins } from './temporal-postgres';
 
@@ -28,6 +29,8 @@ const stackSchema = z.object({
   STACK_RESTART_WINDOW_SECONDS: wholeNumber(120, 1, 86_400),
   /** Worker processes on the task queue; `npm run worker` adds more anywhere. */
   WORKERS: wholeNumber(1, 1, 32),
+  /** 1: every app reaches PostgreSQL, Temporal and Kafka through a Toxiproxy (chaos injects network faults there). */
+  STACK_FAULT_PROXY: z.enum(['0', '1']).default('0'),
 });
 
 /** Aborted once the stack stops (Ctrl-C, SIGTERM, a crash loop or a failed start). */
@@ -107,6 +110,11 @@ async function main(): Promise<void> {
 
   const toolchain = readToolchain(stack.STACK_DIR);
   const t0 = Date.now();
+  const faultPlan = stack.STACK_FAULT_PROXY === '1' ? await planFaultLinks() : undefined;
+  if (faultPlan && (external.temporal || external.postgres || external.kafka)) {
+    throw new StackError("STACK_FAULT_PROXY=1 proxies the stack's own servers; unset TEMPORAL_ADDRESS, DATABASE_URL and KAFKA_BROKERS");
+  }
+  if (faultPlan && !toolchain.TOXIPROXY_BIN) throw new StackError('STACK_FAULT_PROXY=1 needs Toxiproxy; run: npm run toolchain');
 
   const starts: Promise<void>[] = [];
   let temporalAddress = config.TEMPORAL_ADDRESS;
@@ -167,6 +175,7 @@ async function main(): Promise<void> {
       port: stack.KAFKA_PORT,
       controllerPort: stack.KAFKA_CONTROLLER_PORT,
       logFile: path.join(logDir, 'kafka.log'),
+      ...(faultPlan ? { proxied: { port: faultPlan.kafkaPort, advertised: faultPlan.listen['consumer-kafka'] } } : {}),
     };
     starts.push(launch(() => startKafka(options)).then((k) => void (brokers = k.brokers)));
   }
@@ -186,8 +195,22 @@ async function main(): Promise<void> {
     env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers.join(',') },
     logDir,
   };
+  /** Each app's view of the servers: the real addresses, or its links' proxies. */
+  const linked = (app: 'worker' | 'api' | 'consumer'): NodeJS.ProcessEnv => {
+    if (!faultPlan) return apps.env;
+    const listen = faultPlan.listen;
+    return {
+      ...apps.env,
+      TEMPORAL_ADDRESS: listen[`${app}-temporal`],
+      ...(app === 'consumer' ? { KAFKA_BROKERS: listen['consumer-kafka'] } : { DATABASE_URL: viaProxy(databaseUrl, listen[`${app}-postgres`]) }),
+    };
+  };
+  if (faultPlan) {
+    const links = { bin: toolchain.TOXIPROXY_BIN!, logFile: path.join(logDir, 'toxiproxy.log'), stackDir: stack.STACK_DIR, plan: faultPlan };
+    await launch(() => startFaultLinks({ ...links, postgres: new URL(databaseUrl).host, temporal: temporalAddress }));
+  }
   const worker = { ...apps, temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE };
-  const workerEnv = (name: string) => ({ ...worker.env, WORKER_METRICS_PORT: String(metricsUrls.find((m) => m.process === name)?.port ?? 0) });
+  const workerEnv = (name: string) => ({ ...linked('worker'), WORKER_METRICS_PORT: String(metricsUrls.find((m) => m.process === name)?.port ?? 0) });
   const supervisor = new Supervisor({
     maxRestarts: stack.STACK_MAX_RESTARTS,
     windowSeconds: stack.STACK_RESTART_WINDOW_SECONDS,
@@ -203,8 +226,8 @@ async function main(): Promise<void> {
   const app = (name: string, start: () => Promise<ManagedProcess>) => ({ name, logFile: path.join(logDir, `${name}.log`), start });
   const appProcs = await Promise.all([
     ...workerNames.map((name) => supervisor.run(app(name, () => startWorker({ ...worker, env: workerEnv(name), name })))),
-    supervisor.run(app('consumer', () => startConsumer(apps))),
-    supervisor.run(app('api', () => startApi({ ...apps, port: config.API_PORT }))),
+    supervisor.run(app('consumer', () => startConsumer({ ...apps, env: linked('consumer') }))),
+    supervisor.run(app('api', () => startApi({ ...apps, env: linked('api'), port: config.API_PORT }))),
   ]);
   if (stopped.signal.aborted) return;
   const pidOf = (name: string) => appProcs.find((proc) => proc.name === name)?.child.pid;

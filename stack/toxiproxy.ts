@@ -24,7 +24,8 @@ export interface Proxy {
 /** A running Toxiproxy and the calls of its HTTP API, one function each. */
 export interface Toxiproxy extends ManagedProcess {
   api: string;
-  createProxy(p: { name: string; upstream: string }): Promise<Proxy>;
+  /** Listens on `listen` when given (Kafka must advertise it before it starts), else on a free port. */
+  createProxy(p: { name: string; upstream: string; listen?: string }): Promise<Proxy>;
   addToxic(proxy: string, toxic: Toxic): Promise<void>;
   removeToxic(proxy: string, toxic: string): Promise<void>;
   /** A disabled proxy refuses new connections and closes the open ones. */
@@ -62,8 +63,8 @@ export async function startToxiproxy(options: { bin: string; logFile: string }):
   );
   return Object.assign(proc, {
     api,
-    async createProxy({ name, upstream }: { name: string; upstream: string }): Promise<Proxy> {
-      const listen = `127.0.0.1:${await freePort()}`;
+    async createProxy({ name, upstream, listen: given }: { name: string; upstream: string; listen?: string }): Promise<Proxy> {
+      const listen = given ?? `127.0.0.1:${await freePort()}`;
       await call(api, 'POST', '/proxies', { name, listen, upstream, enabled: true });
       return { name, listen, upstream };
     },

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { faultKinds } from '../chaos/faults';
 import type { ChaosReport } from '../chaos/report';
+import { faultLinks } from '../stack/fault-links';
 import { repoRoot } from '../stack/servers';
 
-/** The short version of `npm run chaos`: every fault kind, 500 orders through REST and Kafka, nothing lost or doubled. */
+/** The short version of `npm run chaos`: every fault kind (process and network), 500 orders through REST and Kafka, nothing lost or doubled. */
 describe('npm run chaos (short)', () => {
   let child: ChildProcess | undefined;
   // On a timeout too: Ctrl-C makes the run stop its whole stack.
@@ -45,6 +46,9 @@ describe('npm run chaos (short)', () => {
     expect((report.orders.CONFIRMED ?? 0) + (report.orders.CANCELLED ?? 0)).toBe(500);
     expect(report.orders.CANCELLED, 'compensations ran').toBeGreaterThan(0);
     expect(new Set(report.faults.map((f) => f.kind))).toEqual(new Set(faultKinds));
+    // Network faults through Toxiproxy on every link between two processes, each logged with its time.
+    expect(new Set(report.faults.filter((f) => f.link).map((f) => f.link))).toEqual(new Set(faultLinks));
+    expect(report.faults.filter((f) => f.link && Number.isNaN(Date.parse(f.at)))).toEqual([]);
     expect(report.injectedAfterCommit, 'activity replies lost after their commit').toBeGreaterThan(0);
     expect(report.supervisorRestarts).toBeGreaterThan(0);
   });
