@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../db/migrate';
 import { createPool, type Pool } from '../db/pool';
 import { workflowIdFor } from '../domain/order';
-import { repoRoot, spawnManaged, startPostgres, type ManagedProcess } from '../stack/servers';
+import { Kafka, logLevel } from 'kafkajs';
+import { Topics } from '../contract/topics';
+import { ensureTopics } from '../messaging/topics';
+import { readToolchain, repoRoot, spawnManaged, startKafka, startPostgres, type ManagedProcess } from '../stack/servers';
 import { startToxiproxy, toxicOf, type Proxy, type Toxiproxy } from '../stack/toxiproxy';
 import { orderSaga } from '../workflows/order-saga';
 import { createDevServer } from './helpers/dev-server';
@@ -22,7 +25,7 @@ type Answer = { status: number; retryAfter: string | null; body: Record<string, 
  * links to PostgreSQL and Temporal passes through a Toxiproxy of this file's own, which drops, delays or resets
  * the bytes. The test itself talks to the servers directly.
  */
-describe('network faults through Toxiproxy: a lost commit reply, a hanging Temporal', () => {
+describe('network faults through Toxiproxy: a lost commit reply, a hanging Temporal, a silent Kafka', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'netfaults-'));
   chmodSync(dir, 0o755);
   let postgres: ManagedProcess & { url: string };
@@ -35,6 +38,7 @@ describe('network faults through Toxiproxy: a lost commit reply, a hanging Tempo
   let apiUrl: string;
   const links: Record<'workerPg' | 'apiPg' | 'workerTemporal' | 'apiTemporal', Proxy> = {} as never;
   const taskQueue = `netfaults-${randomUUID().slice(0, 8)}`;
+  let app: (name: string, entry: string, env: Record<string, string>) => ManagedProcess;
 
   const through = (url: string, proxy: Proxy) => {
     const u = new URL(url);
@@ -65,7 +69,7 @@ describe('network faults through Toxiproxy: a lost commit reply, a hanging Tempo
     links.workerTemporal = await toxiproxy.createProxy({ name: 'worker-temporal', upstream: temporal.address });
     links.apiTemporal = await toxiproxy.createProxy({ name: 'api-temporal', upstream: temporal.address });
 
-    const app = (name: string, entry: string, env: Record<string, string>) =>
+    app = (name: string, entry: string, env: Record<string, string>) =>
       spawnManaged({
         name,
         command: process.execPath,
@@ -89,8 +93,9 @@ describe('network faults through Toxiproxy: a lost commit reply, a hanging Tempo
     });
     await until('the API and a worker', async () => (await call('GET', '/readyz')).status === 200, 90_000);
   });
+  const extra: ManagedProcess[] = [];
   afterAll(async () => {
-    await Promise.all([api?.stop(), worker?.stop()]);
+    await Promise.all([api?.stop(), worker?.stop(), ...extra.map((p) => p.stop())]);
     await pool?.end();
     await client?.connection.close();
     await Promise.all([temporal?.stop(), postgres?.stop(5_000), toxiproxy?.stop()]);
@@ -213,6 +218,88 @@ describe('network faults through Toxiproxy: a lost commit reply, a hanging Tempo
       expect(debits.map((d) => d.idempotency_key).sort()).toEqual([`order:${placed}:debit`, `order:${orderId}:debit`].sort());
       expect(alive(api), 'API alive').toBe(true);
       await assertInvariants(pool);
+    },
+  );
+
+  it(
+    'Kafka blackholed: intake pauses, starts and commits nothing meanwhile, and afterwards takes every message exactly once',
+    { timeout: 240_000 },
+    async () => {
+      const kafkaPort = await freePort();
+      const proxyListen = `127.0.0.1:${await freePort()}`;
+      const broker = await startKafka({
+        libs: readToolchain(process.env.STACK_DIR ?? path.join(repoRoot, '.stack')).KAFKA_LIBS,
+        dataDir: path.join(dir, 'kafka'),
+        port: await freePort(),
+        controllerPort: await freePort(),
+        logFile: path.join(dir, 'kafka.log'),
+        proxied: { port: kafkaPort, advertised: proxyListen },
+      });
+      extra.push(broker);
+      const link = await toxiproxy.createProxy({ name: 'consumer-kafka', upstream: `127.0.0.1:${kafkaPort}`, listen: proxyListen });
+      const kafka = new Kafka({ brokers: broker.brokers, clientId: 'netfaults', logLevel: logLevel.NOTHING });
+      await ensureTopics(kafka);
+      const groupId = `netfaults-${randomUUID().slice(0, 8)}`;
+      const consumer = app('consumer', 'consumer/main.ts', {
+        KAFKA_BROKERS: link.listen,
+        KAFKA_CONSUMER_GROUP: groupId,
+        DATABASE_URL: postgres.url,
+        TEMPORAL_ADDRESS: temporal.address,
+        CONSUMER_METRICS_PORT: '0',
+      });
+      extra.push(consumer);
+      const admin = kafka.admin();
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await Promise.all([admin.connect(), producer.connect()]);
+      try {
+        const account = `nk-${randomUUID().slice(0, 8)}`;
+        const sku = `nk-sku-${randomUUID().slice(0, 8)}`;
+        await seed(pool, { account: [account, 100_000], skus: [[sku, 100]] });
+        const send = (ids: string[]) =>
+          producer.send({
+            topic: Topics.commands,
+            acks: -1,
+            messages: ids.map((messageId) => ({
+              key: messageId,
+              value: JSON.stringify({ messageId, customerId: account, items: [{ sku, quantity: 1, unitPriceCents: 100 }] }),
+            })),
+          });
+        const started = async (ids: string[]) => (await pool.query('select 1 from processed_messages where message_id = any($1)', [ids])).rowCount ?? 0;
+        const confirmed = async (ids: string[]) => (await pool.query("select 1 from orders where id = any($1) and status = 'CONFIRMED'", [ids])).rowCount ?? 0;
+        const committed = async () => {
+          const [offsets] = await admin.fetchOffsets({ groupId, topics: [Topics.commands] });
+          return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+        };
+        const before = Array.from({ length: 5 }, (_, i) => `nk-before-${i}-${randomUUID().slice(0, 6)}`);
+        await send(before);
+        await until('the intake through the proxy', async () => (await confirmed(before)) === 5 && (await committed()) === 5, 120_000);
+
+        await toxiproxy.addToxic(link.name, toxicOf('timeout', 'downstream', 'kafka-silent'));
+        await toxiproxy.addToxic(link.name, toxicOf('timeout', 'upstream', 'kafka-silent-up'));
+        const during = Array.from({ length: 20 }, (_, i) => `nk-during-${i}-${randomUUID().slice(0, 6)}`);
+        try {
+          await send(during);
+          // Nothing reaches the consumer, so nothing may start, and no offset may move past what was started.
+          for (let i = 0; i < 16; i++) {
+            await new Promise((r) => setTimeout(r, 500));
+            expect(await started(during)).toBe(0);
+            expect(await committed()).toBe(5);
+          }
+          expect(alive(consumer), 'consumer alive').toBe(true);
+        } finally {
+          await toxiproxy.removeToxic(link.name, 'kafka-silent');
+          await toxiproxy.removeToxic(link.name, 'kafka-silent-up');
+        }
+        await until('every message after the link is back', async () => (await confirmed(during)) === 20 && (await committed()) === 25, 180_000);
+        const { rows } = await pool.query<{ n: string }>('select count(*) as n from processed_messages where message_id = any($1)', [[...before, ...during]]);
+        expect(Number(rows[0]!.n)).toBe(25);
+        expect((await ledgerOf(pool, account)).filter((l) => l.kind === 'debit')).toHaveLength(25);
+        expect(await balanceOf(pool, account)).toBe(100_000 - 25 * 100 + 25);
+        expect(alive(consumer), 'consumer alive').toBe(true);
+        await assertInvariants(pool);
+      } finally {
+        await Promise.all([admin.disconnect(), producer.disconnect()]);
+      }
     },
   );
 });
