@@ -64,6 +64,11 @@ export async function runDeploy(args: string[]): Promise<number> {
   const [action = 'status', ...rest] = positionals;
   if (!['status', 'current', 'ramp', 'rollback'].includes(action)) throw new UsageError(`unknown deploy action ${JSON.stringify(action)}`);
   if (action === 'current' || (action === 'ramp' && !values.stop)) checkBuildId(rest[0]);
+  // Every argument is checked before any connection, as for every command (exit 2).
+  const percentage = action === 'ramp' && !values.stop ? rampPercentage(rest[1]) : undefined;
+  const expected = action === 'ramp' ? (values.stop ? 0 : 2) : action === 'current' ? 1 : 0;
+  if (rest.length > expected)
+    throw new UsageError(`deploy ${action}${values.stop ? ' --stop' : ''} takes ${expected || 'no'} argument${expected === 1 ? '' : 's'}, got ${rest.length}`);
   const config = loadConfigOrExit();
   const deploymentName = values.deployment ?? config.WORKER_DEPLOYMENT_NAME;
   if (!buildIdPattern.test(deploymentName)) throw new UsageError(`deployment ${JSON.stringify(deploymentName)}: letters, digits, _ . - only`);
@@ -101,10 +106,7 @@ export async function runDeploy(args: string[]): Promise<number> {
           return 0;
         }
         const buildId = checkBuildId(rest[0]);
-        const percentage = Number(rest[1]);
-        if (rest[1] === undefined || !Number.isFinite(percentage) || percentage < 0 || percentage > 100)
-          throw new UsageError(`expected a percentage from 0 to 100, got ${rest[1]}`);
-        await setRampingVersion(target, buildId, percentage);
+        await setRampingVersion(target, buildId, percentage!);
         print(`${deploymentName}: ${percentage}% of new sagas go to ${buildId}`, { deploymentName, rampingBuildId: buildId, percentage });
         return 0;
       }
@@ -139,4 +141,11 @@ export async function runDeploy(args: string[]): Promise<number> {
   } finally {
     await connection.close();
   }
+}
+
+/** A percentage written as digits (two decimals at most): `1e1`, `0x10` or ` 50 ` are refused, not read as numbers. */
+function rampPercentage(given: string | undefined): number {
+  if (given === undefined || !/^\d{1,3}(\.\d{1,2})?$/.test(given) || Number(given) > 100)
+    throw new UsageError(`expected a percentage from 0 to 100, got ${JSON.stringify(given ?? '')}`);
+  return Number(given);
 }

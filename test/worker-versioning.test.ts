@@ -192,5 +192,20 @@ describe('npm run saga -- deploy: usage and reachability', () => {
     expect(badId.stderr).toContain('letters, digits, _ . - only');
     const unknown = run({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'promote');
     expect(unknown.stderr).toContain('unknown deploy action "promote"');
+    // Found by the attack on the CLI: the percentage was read only after connecting (exit 1 or 3, not 2).
+    for (const given of ['101', 'NaN', '1e1', '0x10', ' 50 ', '']) {
+      const ramp = run({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'ramp', 'b-123', given);
+      expect(ramp.status, given).toBe(2);
+      expect(ramp.stderr).toContain('expected a percentage from 0 to 100');
+    }
+    for (const args of [
+      ['ramp', '--stop', 'extra'],
+      ['current', 'b-1', 'b-2'],
+      ['status', 'x'],
+    ]) {
+      const extra = run({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, ...args);
+      expect(extra.status, args.join(' ')).toBe(2);
+      expect(extra.stderr).toMatch(/takes (no|1|2) argument/);
+    }
   });
 });
