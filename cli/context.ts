@@ -3,6 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { loadConfigOrExit, type Config } from '../config';
 import { idSchema } from '../contract/order';
 import { isDatabaseUnavailable } from '../db/errors';
+import { sanitizeText } from '../domain/text';
 import { createPool, type Pool } from '../db/pool';
 import { TemporalUnavailableError } from '../intake/start-order';
 import { UsageError } from '../lib/cli';
@@ -140,8 +141,9 @@ export function reportFailure(failure: CommandFailure, json: boolean): number {
   return failure.exitCode;
 }
 
-/** Fixed-width columns; the last one is not padded. */
-export function table(header: string[], rows: string[][]): string {
+/** Fixed-width columns; the last one is not padded. Control characters in a cell (stored before they were refused) print as U+FFFD. */
+export function table(header: string[], given: string[][]): string {
+  const rows = given.map((r) => r.map((cell) => sanitizeText(cell, Number.MAX_SAFE_INTEGER)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells

@@ -1,5 +1,6 @@
 import { orderMessageSchema, type OrderMessage } from '../contract/order';
 import { duplicateKey } from '../domain/json';
+import { sanitizeText } from '../domain/text';
 
 export type ParsedCommand = { ok: true; command: OrderMessage } | { ok: false; error: 'MalformedJson' | 'ValidationError'; reason: string };
 
@@ -10,7 +11,8 @@ export function parseOrderCommand(value: Buffer | null): ParsedCommand {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    return { ok: false, error: 'MalformedJson', reason: err instanceof Error ? err.message : String(err) };
+    // V8 quotes the record in its message: a producer's control characters must not reach a log, a header or a terminal.
+    return { ok: false, error: 'MalformedJson', reason: sanitizeText(err instanceof Error ? err.message : String(err), 500) };
   }
   const duplicate = duplicateKey(text);
   if (duplicate !== undefined) return { ok: false, error: 'MalformedJson', reason: `key ${JSON.stringify(duplicate)} appears twice in one object` };
