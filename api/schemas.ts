@@ -162,3 +162,4 @@ export const checkBackAnswer = z
     checkBacksUsed: int,
   })
   .describe('What the check-back found: applied, the saga goes on; not applied, it compensates; unknown, it keeps checking back');
+export const checkBackPending = z.object({ orderId: z.string(), state: z.literal('checking') });

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { OrderNotFoundError } from '../intake/decide-order';
-import { checkBackNow, ReviewRefusedError } from '../intake/review-order';
+import { CHECK_BACK_WAIT_MS, checkBackNow, ReviewRefusedError } from '../intake/review-order';
 import type { CheckBackOutcome } from '../contract/saga';
 import { CommandFailure, ExitCode, orderIdArgument, print, withServers } from './context';
 
@@ -28,7 +28,11 @@ export async function run(args: string[]): Promise<number> {
       if (err instanceof ReviewRefusedError) throw new CommandFailure(err.code, `${err.code}: ${err.message}`, ExitCode.no, err.current);
       throw err;
     }
-    print(values.json, () => `order ${orderId}: ${outcome.step} ${meaning[outcome.state]} (check-backs used: ${outcome.checkBacksUsed})`, outcome);
+    const human = () =>
+      outcome.state === 'checking'
+        ? `order ${orderId}: the saga is checking back; it had not answered in ${CHECK_BACK_WAIT_MS / 1000} s (see \`status ${orderId}\`)`
+        : `order ${orderId}: ${outcome.step} ${meaning[outcome.state]} (check-backs used: ${outcome.checkBacksUsed})`;
+    print(values.json, human, outcome);
     return ExitCode.ok;
   });
 }

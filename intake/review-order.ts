@@ -1,4 +1,10 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
+  type Client,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkBackNowUpdate, OperatorRefusal, resolveUpdate, type CheckBackOutcome, type ReviewResolution } from '../contract/saga';
@@ -13,8 +19,10 @@ import { TemporalUnavailableError } from './start-order';
 /** How long a stored resolution waits for its saga to reach the review wait (it may still be writing the cancel). */
 const RELEASE_DEADLINE_MS = 5_000;
 const RELEASE_RETRY_MS = 200;
-/** A check-back is one status read: two attempts of at most 10 s each. */
-const CHECK_BACK_DEADLINE_MS = 25_000;
+/** How long the saga may take to accept a check-back request (a worker must run its validator). */
+const CHECK_BACK_ACCEPT_MS = 5_000;
+/** A check-back is one status read: two attempts of at most 10 s each; the CLI waits that long, the API less. */
+export const CHECK_BACK_WAIT_MS = 25_000;
 
 export type ReviewRefusalCode = 'NotFlagged' | 'AlreadyResolved' | 'NotCheckingBack';
 
@@ -120,11 +128,33 @@ async function releaseSaga(client: Client, orderId: string, resolution: ReviewRe
   }
 }
 
-/** Ends a step's wait between check-backs: the saga checks back at once and this answers what it found. */
-export async function checkBackNow(deps: { client: Client; pool: Pool }, orderId: string): Promise<CheckBackOutcome> {
-  const handle = deps.client.workflow.getHandle(workflowIdFor(orderId));
+/** Asked for and accepted, but the check had not answered within the wait: the saga goes on with it. */
+export interface CheckBackPending {
+  orderId: string;
+  state: 'checking';
+}
+
+/**
+ * Ends a step's wait between check-backs (or joins the check-back already running): the saga checks back at
+ * once, and this answers what it found, or `checking` when that takes longer than `waitMs`.
+ */
+export async function checkBackNow(
+  deps: { client: Client; pool: Pool },
+  orderId: string,
+  { waitMs = CHECK_BACK_WAIT_MS }: { waitMs?: number } = {},
+): Promise<CheckBackOutcome | CheckBackPending> {
+  const { client } = deps;
+  const handle = client.workflow.getHandle(workflowIdFor(orderId));
   try {
-    return await deps.client.withDeadline(Date.now() + CHECK_BACK_DEADLINE_MS, () => handle.executeUpdate(checkBackNowUpdate, { args: [] }));
+    const accepted = await client.withDeadline(Date.now() + CHECK_BACK_ACCEPT_MS, () =>
+      handle.startUpdate(checkBackNowUpdate, { args: [], waitForStage: WorkflowUpdateStage.ACCEPTED }),
+    );
+    try {
+      return await client.withDeadline(Date.now() + waitMs, () => accepted.result());
+    } catch (err) {
+      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isTemporalUnavailable(err)) return { orderId, state: 'checking' };
+      throw err;
+    }
   } catch (err) {
     if (err instanceof WorkflowNotFoundError || isWorkflowClosed(err)) {
       const order = await selectOrder(deps.pool, orderId);
@@ -136,7 +166,7 @@ export async function checkBackNow(deps: { client: Client; pool: Pool }, orderId
       throw new ReviewRefusedError('NotCheckingBack', failure.message, (failure.details?.[0] ?? {}) as Record<string, unknown>);
     }
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isTemporalUnavailable(err)) {
-      throw new TemporalUnavailableError(`order ${orderId}: Temporal did not answer the check-back request in time; see its status, or retry`);
+      throw new TemporalUnavailableError(`order ${orderId}: Temporal did not take the check-back request in time; retry`);
     }
     throw err;
   }

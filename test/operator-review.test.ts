@@ -222,6 +222,47 @@ describe('operators resolve flagged orders and ask a step in doubt to check back
     expect(late.stderr).toMatch(/^error: NotCheckingBack: order .* has ended \(CANCELLED\)/);
   });
 
+  it('a check-back held up by a lock answers 202 checking within the API deadline, to every operator who asks, and the saga goes on', async () => {
+    const ids = uniqueIds('check-slow');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
+    await stack.db.pool.query('alter table saga_steps rename to saga_steps_away');
+    try {
+      await stack.client.workflow.start(orderSaga, {
+        taskQueue: stack.taskQueue,
+        workflowId: workflowIdFor(ids.message),
+        args: [
+          {
+            messageId: ids.message,
+            customerId: ids.account,
+            items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }],
+            maxCheckBacks: 5,
+            checkBackInterval: '1 hour',
+          },
+        ],
+      });
+      await until('the reserve to wait for its next check-back', async () => Boolean((await sagaStatus(ids.message)).nextCheckBackAt));
+    } finally {
+      await stack.db.pool.query('alter table saga_steps_away rename to saga_steps');
+    }
+    // A session holds the step table: the check-back's read waits on it (found by the attack: the API timed out with 503).
+    const locker = await stack.db.pool.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table saga_steps in access exclusive mode');
+      const asked = await Promise.all([1, 2, 3].map(() => call('POST', `/orders/${ids.message}/check-back`)));
+      for (const answer of asked) {
+        expect(answer.statusCode, answer.body).toBe(202);
+        expect(answer.json()).toEqual({ orderId: ids.message, state: 'checking' });
+      }
+    } finally {
+      await locker.query('rollback');
+      locker.release();
+    }
+    const result: OrderSagaStatus = await handleOf(ids.message).result();
+    expect(result).toMatchObject({ state: 'CANCELLED', checkBacksUsed: 2, reason: expect.stringMatching(/^reserve did not apply/) as string });
+    expect(await availableOf(stack.db.pool, ids.sku)).toBe(5);
+  });
+
   it('the CLI: review lists why, resolve records who and what, every refusal has its exit code', async () => {
     const { orderId } = await flaggedOrder('cli-review');
     const review = await saga(['review'], env);

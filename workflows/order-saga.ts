@@ -184,13 +184,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     async (): Promise<CheckBackOutcome> => {
       const doubt = inDoubt!;
       const before = doubt.checked;
-      checkNow = true;
+      // While a check-back runs, its answer is the one asked for.
+      if (doubt.paused) checkNow = true;
       await CancellationScope.nonCancellable(() => condition(() => doubt.checked > before || inDoubt !== doubt));
       return { orderId, step: doubt.step, state: doubt.checked > before ? doubt.last! : 'unknown', checkBacksUsed: status.checkBacksUsed };
     },
     {
       validator: () => {
-        if (!inDoubt?.paused) throw refuse(OperatorRefusal.NotCheckingBack, `order ${orderId} has no step in doubt waiting for a check-back (${status.state})`);
+        if (!inDoubt) throw refuse(OperatorRefusal.NotCheckingBack, `order ${orderId} has no step in doubt (${status.state})`);
       },
     },
   );

@@ -4,7 +4,19 @@ import { OrderNotFoundError } from '../../intake/decide-order';
 import { checkBackNow, listFlaggedOrders, resolveOrder, ReviewRefusedError } from '../../intake/review-order';
 import { TemporalUnavailableError } from '../../intake/start-order';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
-import { checkBackAnswer, errorResponses, flaggedOrdersAnswer, orderIdParams, resolutionAnswer, resolutionSchema, reviewListQuery } from '../schemas';
+import {
+  checkBackAnswer,
+  checkBackPending,
+  errorResponses,
+  flaggedOrdersAnswer,
+  orderIdParams,
+  resolutionAnswer,
+  resolutionSchema,
+  reviewListQuery,
+} from '../schemas';
+
+// With the 5 s to accept, within API_REQUEST_TIMEOUT_MS (15 s) on every path.
+const CHECK_BACK_API_WAIT_MS = 8_000;
 
 /** Operator requests: the review queue, resolutions, check-back-now. Refused unless API_KEY is set, as they act for a person. */
 export function registerReviewRoutes(app: FastifyInstance, { apiKeySet }: { apiKeySet: boolean }): void {
@@ -67,12 +79,19 @@ export function registerReviewRoutes(app: FastifyInstance, { apiKeySet }: { apiK
         params: orderIdParams,
         tags: ['operators'],
         summary: 'A step in doubt: check back now instead of after the interval, and answer what the check found',
-        response: { 200: checkBackAnswer, ...errorResponses(400, 401, 403, 404, 409) },
+        response: {
+          200: checkBackAnswer,
+          202: checkBackPending.describe('Asked and accepted; the check had not answered within 8 s and the saga goes on with it'),
+          ...errorResponses(400, 401, 403, 404, 409),
+        },
       },
     },
-    async (request) =>
-      checkBackNow(deps(), request.params.orderId).catch((err: unknown) => {
+    async (request, reply) => {
+      // Below API_REQUEST_TIMEOUT_MS: a slow check answers 202, not a timeout.
+      const outcome = await checkBackNow(deps(), request.params.orderId, { waitMs: CHECK_BACK_API_WAIT_MS }).catch((err: unknown) => {
         throw mapped(err);
-      }),
+      });
+      return outcome.state === 'checking' ? reply.code(202).send(outcome) : reply.code(200).send(outcome);
+    },
   );
 }
