@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { freeStackPorts } from '../stack/ports';
-import { faultLinksFile, type FaultLink, type FaultLinksFile } from '../stack/fault-links';
+import { faultLinksFile, type FaultLinksFile } from '../stack/fault-links';
 import { repoRoot } from '../stack/servers';
-import type { Toxic } from '../stack/toxiproxy';
+import { toxiproxyClient } from '../stack/toxiproxy';
 import type { LinkFaults } from './faults';
 
 export type ProcessKind = 'worker' | 'postgres' | 'kafka' | 'temporal' | 'api' | 'consumer';
@@ -170,18 +170,6 @@ export function linkFaults(stackDir: string): LinkFaults | undefined {
   const file = faultLinksFile(stackDir);
   if (!existsSync(file)) return undefined;
   const read = () => JSON.parse(readFileSync(file, 'utf8')) as FaultLinksFile;
-  const send = async (method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${read().api}${route}`, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(5_000),
-    });
-    if (!response.ok) throw new Error(`toxiproxy ${method} ${route}: ${response.status} ${await response.text()}`);
-  };
-  return {
-    pid: read().pid,
-    add: (link: FaultLink, toxic: Toxic) => send('POST', `/proxies/${link}/toxics`, { toxicity: 1, ...toxic }),
-    remove: (link: FaultLink, toxic: string) => send('DELETE', `/proxies/${link}/toxics/${toxic}`),
-  };
+  const client = toxiproxyClient(() => read().api);
+  return { pid: read().pid, add: (link, toxic) => client.addToxic(link, toxic), remove: (link, toxic) => client.removeToxic(link, toxic) };
 }

@@ -21,9 +21,8 @@ export interface Proxy {
   upstream: string;
 }
 
-/** A running Toxiproxy and the calls of its HTTP API, one function each. */
-export interface Toxiproxy extends ManagedProcess {
-  api: string;
+/** The calls of Toxiproxy's HTTP API, one function each. `api` is read on every call: a restarted Toxiproxy may serve elsewhere. */
+export interface ToxiproxyClient {
   /** Listens on `listen` when given (Kafka must advertise it before it starts), else on a free port. */
   createProxy(p: { name: string; upstream: string; listen?: string }): Promise<Proxy>;
   addToxic(proxy: string, toxic: Toxic): Promise<void>;
@@ -32,6 +31,11 @@ export interface Toxiproxy extends ManagedProcess {
   setEnabled(proxy: string, enabled: boolean): Promise<void>;
   /** Every proxy enabled, every toxic removed. */
   reset(): Promise<void>;
+}
+
+/** A running Toxiproxy and its API. */
+export interface Toxiproxy extends ManagedProcess, ToxiproxyClient {
+  api: string;
 }
 
 async function call(api: string, method: string, route: string, body?: unknown): Promise<unknown> {
@@ -44,6 +48,29 @@ async function call(api: string, method: string, route: string, body?: unknown):
   const text = await response.text();
   if (!response.ok) throw new StackError(`toxiproxy ${method} ${route}: ${response.status} ${text.slice(0, 300)}`);
   return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+export function toxiproxyClient(api: () => string): ToxiproxyClient {
+  const proxy = (name: string) => `/proxies/${encodeURIComponent(name)}`;
+  return {
+    async createProxy({ name, upstream, listen: given }) {
+      const listen = given ?? `127.0.0.1:${await freePort()}`;
+      await call(api(), 'POST', '/proxies', { name, listen, upstream, enabled: true });
+      return { name, listen, upstream };
+    },
+    async addToxic(name, toxic) {
+      await call(api(), 'POST', `${proxy(name)}/toxics`, { toxicity: 1, ...toxic });
+    },
+    async removeToxic(name, toxic) {
+      await call(api(), 'DELETE', `${proxy(name)}/toxics/${encodeURIComponent(toxic)}`);
+    },
+    async setEnabled(name, enabled) {
+      await call(api(), 'POST', proxy(name), { enabled });
+    },
+    async reset() {
+      await call(api(), 'POST', '/reset');
+    },
+  };
 }
 
 /** Starts Toxiproxy's server on a free port; proxies listen on free loopback ports the caller never has to pick. */
@@ -61,26 +88,11 @@ export async function startToxiproxy(options: { bin: string; logFile: string }):
       ),
     15_000,
   );
-  return Object.assign(proc, {
-    api,
-    async createProxy({ name, upstream, listen: given }: { name: string; upstream: string; listen?: string }): Promise<Proxy> {
-      const listen = given ?? `127.0.0.1:${await freePort()}`;
-      await call(api, 'POST', '/proxies', { name, listen, upstream, enabled: true });
-      return { name, listen, upstream };
-    },
-    async addToxic(proxy: string, toxic: Toxic): Promise<void> {
-      await call(api, 'POST', `/proxies/${encodeURIComponent(proxy)}/toxics`, { toxicity: 1, ...toxic });
-    },
-    async removeToxic(proxy: string, toxic: string): Promise<void> {
-      await call(api, 'DELETE', `/proxies/${encodeURIComponent(proxy)}/toxics/${encodeURIComponent(toxic)}`);
-    },
-    async setEnabled(proxy: string, enabled: boolean): Promise<void> {
-      await call(api, 'POST', `/proxies/${encodeURIComponent(proxy)}`, { enabled });
-    },
-    async reset(): Promise<void> {
-      await call(api, 'POST', '/reset');
-    },
-  });
+  return Object.assign(
+    proc,
+    { api },
+    toxiproxyClient(() => api),
+  );
 }
 
 /** The toxic of each kind as chaos and the tests use it: seconds of latency, a blackhole, a reset, a slow close. */

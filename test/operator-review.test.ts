@@ -62,6 +62,36 @@ describe('operators resolve flagged orders and ask a step in doubt to check back
     return { orderId: ids.message, account: ids.account, sku: ids.sku };
   }
 
+  /**
+   * An order whose reserve is in doubt, waiting an hour for its next check-back: the step table is gone, so the
+   * reserve cannot record itself and no check-back can read it. `whileGone` runs before the table is back.
+   */
+  async function reserveInDoubt(ids: ReturnType<typeof uniqueIds>, whileGone?: (paused: OrderSagaStatus) => Promise<void>): Promise<void> {
+    await stack.db.pool.query('alter table saga_steps rename to saga_steps_away');
+    try {
+      await stack.client.workflow.start(orderSaga, {
+        taskQueue: stack.taskQueue,
+        workflowId: workflowIdFor(ids.message),
+        args: [
+          {
+            messageId: ids.message,
+            customerId: ids.account,
+            items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }],
+            maxCheckBacks: 5,
+            checkBackInterval: '1 hour',
+          },
+        ],
+      });
+      const paused = await until('the reserve to wait for its next check-back', async () => {
+        const status = await sagaStatus(ids.message);
+        return status.nextCheckBackAt ? status : undefined;
+      });
+      await whileGone?.(paused);
+    } finally {
+      await stack.db.pool.query('alter table saga_steps_away rename to saga_steps');
+    }
+  }
+
   it('the API: the review queue, a resolution stored once and never edited, the flag cleared in PostgreSQL and in the search attribute', async () => {
     const { orderId, account, sku } = await flaggedOrder('api-review');
     expect(await balanceOf(stack.db.pool, account)).toBe(10_000);
@@ -173,26 +203,7 @@ describe('operators resolve flagged orders and ask a step in doubt to check back
   it('check back now: a step in doubt waits an hour between check-backs, and an operator who fixed the database need not', async () => {
     const ids = uniqueIds('check-now');
     await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
-    // The step table is gone: the reserve cannot record itself, and no check-back can read it.
-    await stack.db.pool.query('alter table saga_steps rename to saga_steps_away');
-    try {
-      await stack.client.workflow.start(orderSaga, {
-        taskQueue: stack.taskQueue,
-        workflowId: workflowIdFor(ids.message),
-        args: [
-          {
-            messageId: ids.message,
-            customerId: ids.account,
-            items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }],
-            maxCheckBacks: 5,
-            checkBackInterval: '1 hour',
-          },
-        ],
-      });
-      const paused = await until('the reserve to wait for its next check-back', async () => {
-        const status = await sagaStatus(ids.message);
-        return status.nextCheckBackAt ? status : undefined;
-      });
+    await reserveInDoubt(ids, async (paused) => {
       expect(paused).toMatchObject({ currentStep: 'reserve', checkBacksUsed: 1 });
       expect(Date.parse(paused.nextCheckBackAt!) - Date.now()).toBeGreaterThan(50 * 60_000);
 
@@ -200,9 +211,7 @@ describe('operators resolve flagged orders and ask a step in doubt to check back
       expect(still.statusCode).toBe(200);
       expect(still.json()).toEqual({ orderId: ids.message, step: 'reserve', state: 'unknown', checkBacksUsed: 2 });
       await until('the next wait', async () => Boolean((await sagaStatus(ids.message)).nextCheckBackAt));
-    } finally {
-      await stack.db.pool.query('alter table saga_steps_away rename to saga_steps');
-    }
+    });
     // The CLI asks, as an operator would after the fix.
     const run = await saga(['check-back', ids.message, '--json'], env);
     expect(run.stderr).toBe('');
@@ -225,25 +234,7 @@ describe('operators resolve flagged orders and ask a step in doubt to check back
   it('a check-back held up by a lock answers 202 checking within the API deadline, to every operator who asks, and the saga goes on', async () => {
     const ids = uniqueIds('check-slow');
     await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
-    await stack.db.pool.query('alter table saga_steps rename to saga_steps_away');
-    try {
-      await stack.client.workflow.start(orderSaga, {
-        taskQueue: stack.taskQueue,
-        workflowId: workflowIdFor(ids.message),
-        args: [
-          {
-            messageId: ids.message,
-            customerId: ids.account,
-            items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }],
-            maxCheckBacks: 5,
-            checkBackInterval: '1 hour',
-          },
-        ],
-      });
-      await until('the reserve to wait for its next check-back', async () => Boolean((await sagaStatus(ids.message)).nextCheckBackAt));
-    } finally {
-      await stack.db.pool.query('alter table saga_steps_away rename to saga_steps');
-    }
+    await reserveInDoubt(ids);
     // A session holds the step table: the check-back's read waits on it (found by the attack: the API timed out with 503).
     const locker = await stack.db.pool.connect();
     try {

@@ -177,7 +177,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
     ApplicationFailure.create({ type, message, nonRetryable: true, details: [{ state: status.state, currentStep: status.currentStep }] });
 
   // An operator who fixed what kept a step in doubt need not wait out the interval.
-  let inDoubt: { step: SagaStep; paused: boolean; checked: number; last?: CheckBackOutcome['state'] } | undefined;
+  let inDoubt: { step: SagaStep; checked: number; last?: CheckBackOutcome['state'] } | undefined;
   let checkNow = false;
   setHandler(
     checkBackNowUpdate,
@@ -185,7 +185,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
       const doubt = inDoubt!;
       const before = doubt.checked;
       // While a check-back runs, its answer is the one asked for.
-      if (doubt.paused) checkNow = true;
+      if (status.nextCheckBackAt) checkNow = true;
       await CancellationScope.nonCancellable(() => condition(() => doubt.checked > before || inDoubt !== doubt));
       return { orderId, step: doubt.step, state: doubt.checked > before ? doubt.last! : 'unknown', checkBacksUsed: status.checkBacksUsed };
     },
@@ -249,7 +249,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
   }
 
   async function resolveInDoubt(step: SagaStep, cause: string): Promise<void> {
-    const doubt: NonNullable<typeof inDoubt> = (inDoubt = { step, paused: false, checked: 0 });
+    const doubt: NonNullable<typeof inDoubt> = (inDoubt = { step, checked: 0 });
     try {
       for (let check = 1; check <= options.maxCheckBacks; check++) {
         status.checkBacksUsed++;
@@ -263,10 +263,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderSagaResult>
         if (state === 'applied') return;
         if (state !== 'unknown') throw new SagaAbort(`${step} did not apply (${cause})`, 'step_not_applied');
         if (check < options.maxCheckBacks) {
-          doubt.paused = true;
           status.nextCheckBackAt = new Date(Date.now() + msToNumber(options.checkBackInterval)).toISOString();
           await pause(options.checkBackInterval);
-          doubt.paused = false;
           delete status.nextCheckBackAt;
         }
       }
