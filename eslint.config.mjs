@@ -36,7 +36,7 @@ export default tseslint.config(
   layer('{activities,billing,db,domain,contract}/**/*.ts', ['api', 'consumer', 'intake'], 'Business code may not depend on the producers.'),
   {
     // Workflow code runs in a deterministic sandbox: no Node built-ins, and only types from activities.
-    files: ['workflows/**/*.ts', 'contract/saga.ts', 'contract/search-attributes.ts'],
+    files: ['workflows/**/*.ts', 'contract/saga.ts', 'contract/saga-kit.ts', 'contract/search-attributes.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,34 +1,26 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ConfirmationDecision, SagaStep } from '../domain/order';
 import type { OrderSagaInput } from './order';
+import { sagaHandlers, type CheckBackOutcome as KitCheckBackOutcome, type KitPhase, type SagaProgress } from './saga-kit';
 
 /** The saga's contract with its clients (intake, API, CLI, tests): safe to import from workflow code. */
 
 export type { OrderSagaInput } from './order';
+export { OperatorRefusal, type ReviewResolution } from './saga-kit';
 export { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from './search-attributes';
 
 export type SagaState = 'RUNNING' | 'AWAITING_CONFIRMATION' | 'COMPENSATING' | 'CONFIRMED' | 'CANCELLED';
-export type SagaPhase = 'open' | SagaStep | 'confirmation' | 'commit' | 'compensate' | 'cancel' | 'review' | 'done';
+export type SagaPhase = 'open' | SagaStep | 'confirmation' | 'commit' | 'cancel' | KitPhase;
 
-export interface OrderSagaStatus {
+export interface OrderSagaStatus extends SagaProgress<SagaStep, SagaState, SagaPhase> {
   orderId: string;
-  state: SagaState;
-  currentStep: SagaPhase;
-  stepsApplied: SagaStep[];
-  compensationsDone: { step: SagaStep; outcome: string }[];
-  checkBacksUsed: number;
-  /** While a step in doubt waits for its next check-back (since S11 an operator may ask for it now). */
-  nextCheckBackAt?: string;
-  reason?: string;
-  needsReview: boolean;
-  reviewReason?: string;
-  /** Since S11: an operator's resolution of a flagged saga, which waits for it before it completes. */
-  resolution?: ReviewResolution;
 }
 
 export type OrderSagaResult = OrderSagaStatus;
 
-export const statusQuery = defineQuery<OrderSagaStatus>('status');
+const handlers = sagaHandlers<{ orderId: string }, SagaStep, OrderSagaStatus>();
+
+export const statusQuery = handlers.status;
 
 export interface DecisionRequest {
   decision: ConfirmationDecision;
@@ -53,36 +45,13 @@ export const DecisionRefusal = {
   InvalidDecision: 'InvalidDecision',
 } as const;
 
-/** An operator's resolution as PostgreSQL stored it (order_resolutions): never edited. */
-export interface ReviewResolution {
-  resolvedBy: string;
-  note: string;
-  resolvedAt: string;
-}
+/** Since S11: a saga flagged for review waits, compensated and CANCELLED, for the resolution the operator stored. */
+export const resolveUpdate = handlers.resolve;
 
-/**
- * Since S11 a saga flagged for review waits, compensated and CANCELLED, for this update: the resolution
- * the operator stored. It clears NeedsReview and lets the saga complete.
- */
-export const resolveUpdate = defineUpdate<OrderSagaStatus, [ReviewResolution]>('resolve');
+/** Since S11: ends the wait between two check-backs of a step in doubt; the saga checks back now and answers. */
+export const checkBackNowUpdate = handlers.checkBackNow;
 
-/** The outcome of a check-back an operator asked for. */
-export interface CheckBackOutcome {
-  orderId: string;
-  step: SagaStep;
-  state: 'applied' | 'not-applied' | 'compensated' | 'fenced' | 'unknown';
-  checkBacksUsed: number;
-}
-
-/** Ends the wait between two check-backs of a step in doubt: the saga checks back now and answers what it found. */
-export const checkBackNowUpdate = defineUpdate<CheckBackOutcome, []>('checkBackNow');
-
-/** Why the saga refused an operator's request; the update's failure carries it as its type. */
-export const OperatorRefusal = {
-  NotAwaitingReview: 'NotAwaitingReview',
-  NotCheckingBack: 'NotCheckingBack',
-  InvalidResolution: 'InvalidResolution',
-} as const;
+export type CheckBackOutcome = KitCheckBackOutcome<{ orderId: string }, SagaStep>;
 
 /**
  * Does nothing but give the saga a new workflow task. Temporal refuses updates while a workflow's task has

@@ -19,10 +19,24 @@ describe('determinism: replay of histories recorded from real runs', () => {
     ]);
   });
 
-  it('has fixtures from before and after the versioned change, covering confirm, cancel, check-back and review paths', () => {
-    const patchedRuns = histories.filter(({ history }) => history.events?.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch'));
-    expect(patchedRuns.length).toBeGreaterThanOrEqual(12);
-    expect(histories.length - patchedRuns.length).toBeGreaterThanOrEqual(12);
+  it('has fixtures of every shape the code still accepts: S9 local steps, S10 decision updates, S11 review waits, and S12 retired patches', () => {
+    const patches = (history: (typeof histories)[number]['history']) =>
+      (history.events ?? [])
+        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+        .map((e) => {
+          const payload = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+          return JSON.parse(Buffer.from(payload ?? []).toString('utf8')) as { id: string; deprecated: boolean };
+        });
+    const shapes = histories.map(({ workflowId, history }) => ({ workflowId, patches: patches(history) }));
+    const count = (id: string, deprecated?: boolean) =>
+      shapes.filter((s) => s.patches.some((p) => p.id === id && (deprecated === undefined || p.deprecated === deprecated))).length;
+    // Histories without the local-steps marker (the shapes before S9) are no longer accepted: their fixtures went with S12.
+    expect(shapes.filter((s) => !s.patches.some((p) => p.id === 'local-steps')).map((s) => s.workflowId)).toEqual([]);
+    expect(count('local-steps', false)).toBeGreaterThanOrEqual(12);
+    expect(count('local-steps', true)).toBeGreaterThanOrEqual(12);
+    expect(count('decision-update', false)).toBeGreaterThanOrEqual(5);
+    expect(count('decision-update', true)).toBeGreaterThanOrEqual(5);
+    expect(count('await-review')).toBeGreaterThanOrEqual(2);
   });
 
   it('the current workflow code replays every recorded history', async () => {
