@@ -60,7 +60,7 @@ export type CheckBackOutcome = KitCheckBackOutcome<{ orderId: string }, SagaStep
  */
 export const wakeSignal = defineSignal('wake');
 
-/** Before S10: decisions came as signals after the API stored them. Kept for the sagas that still wait that way. */
+/** Before S10 decisions came as signals; any client of Temporal's API may still send them, and the saga takes them like the update. */
 export const confirmSignal = defineSignal('confirm');
 export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
 
