@@ -68,6 +68,11 @@ export const configSchema = z.object({
     .optional(),
   /** Worker Versioning: `pinned` sagas finish on the build that started them; `off` runs unversioned (patched() only). */
   WORKER_VERSIONING: z.enum(['pinned', 'auto-upgrade', 'off']).default('off'),
+  /**
+   * `first`: only the deployment's first build makes itself current; later ones wait for `deploy`.
+   * `when-current-idle` (what `npm start` sets): a new build also takes over a current build with no open sagas.
+   */
+  WORKER_DEPLOYMENT_PROMOTE: z.enum(['first', 'when-current-idle']).default('first'),
   WORKER_DEPLOYMENT_NAME: z
     .string()
     .regex(/^[\w.-]{1,100}$/, 'letters, digits, _ . - only')

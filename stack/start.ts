@@ -210,7 +210,16 @@ async function main(): Promise<void> {
     await launch(() => startFaultLinks({ ...links, postgres: new URL(databaseUrl).host, temporal: temporalAddress }));
   }
   const worker = { ...apps, temporalAddress, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE };
-  const workerEnv = (name: string) => ({ ...linked('worker'), WORKER_METRICS_PORT: String(metricsUrls.find((m) => m.process === name)?.port ?? 0) });
+  // Pinned by default: a saga finishes on the build that started it; a restart with changed code takes over an idle build.
+  const versioning = {
+    WORKER_VERSIONING: process.env.WORKER_VERSIONING || 'pinned',
+    WORKER_DEPLOYMENT_PROMOTE: process.env.WORKER_DEPLOYMENT_PROMOTE || 'when-current-idle',
+  };
+  const workerEnv = (name: string) => ({
+    ...linked('worker'),
+    ...versioning,
+    WORKER_METRICS_PORT: String(metricsUrls.find((m) => m.process === name)?.port ?? 0),
+  });
   const supervisor = new Supervisor({
     maxRestarts: stack.STACK_MAX_RESTARTS,
     windowSeconds: stack.STACK_RESTART_WINDOW_SECONDS,

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { describeDeployment } from '../fleet/deployments';
 import { canConnect, repoRoot, waitUntil } from '../stack/servers';
 import { freeStackPorts } from '../stack/ports';
 
@@ -26,7 +27,7 @@ describe('npm start: the whole embedded stack', () => {
       WORKERS: '2',
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
     };
-    for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
+    for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS', 'WORKER_VERSIONING', 'WORKER_DEPLOYMENT_PROMOTE']) delete env[name];
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -51,6 +52,12 @@ describe('npm start: the whole embedded stack', () => {
         taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
       });
       expect(pids.every((pid) => (pollers ?? []).some((p) => p.identity?.startsWith(`${pid}@`)))).toBe(true);
+      // Pinned by default: the workers run as a Worker Deployment and their build made itself current.
+      const deployment = { connection, namespace: 'default', deploymentName: 'saga-orchestrator' };
+      await vi.waitFor(async () => expect((await describeDeployment(deployment))?.currentBuildId).toMatch(/^b-[0-9a-f]{12}$/), {
+        timeout: 30_000,
+        interval: 250,
+      });
     } finally {
       await connection.close();
     }

@@ -6,7 +6,9 @@ import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/w
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { statusQuery } from '../contract/saga';
 import { workflowIdFor } from '../domain/order';
-import { describeDeployment, setCurrentVersion, type DeploymentTarget } from '../fleet/deployments';
+import { describeDeployment, openOnBuildQuery, setCurrentVersion, type DeploymentTarget } from '../fleet/deployments';
+import { createLogger } from '../lib/logger';
+import { becomeCurrent } from '../worker/deployment-bootstrap';
 import { decideOrder } from '../intake/decide-order';
 import { startOrder } from '../intake/start-order';
 import { createOrderWorker, workflowsPath } from '../worker/create-worker';
@@ -152,6 +154,34 @@ describe('worker versioning: pinned sagas finish on the build that started them'
     const [late] = await manualOrders('late', 1);
     expect(await decideOrder({ client: stack.client, pool: stack.db.pool }, { orderId: late!, decision: 'cancel' })).toMatchObject({ status: 'CANCELLED' });
     expect(await buildsThatRan(late!)).toEqual([b.buildId]);
+  });
+
+  it('npm start’s policy: a new build takes over a current build with no open sagas, never one with a saga pinned to it', { timeout: 240_000 }, async () => {
+    const idle = { connection, namespace: 'default', deploymentName: `${deploymentName}-idle` };
+    const taskQueue = `${queue}-idle`;
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ name: 'bootstrap', level: 'info', destination: { write: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>) } });
+    const promote = (buildId: string) => becomeCurrent(idle, buildId, logger, () => true, 'when-current-idle');
+
+    const a = await startBuild(workflowsPath, { deployment: idle, taskQueue });
+    await promote(a.buildId);
+    expect((await describeDeployment(idle))?.currentBuildId).toBe(a.buildId);
+    const [waiting] = await manualOrders('idle', 1, taskQueue);
+
+    const b = await startBuild(path.resolve(__dirname, 'workflows', 'order-saga-changed.ts'), { deployment: idle, taskQueue });
+    await promote(b.buildId);
+    expect((await describeDeployment(idle))?.currentBuildId).toBe(a.buildId);
+    expect(lines.at(-1)).toMatchObject({ level: 40, currentBuildId: a.buildId, openSagas: 1 });
+
+    expect(await decideOrder({ client: stack.client, pool: stack.db.pool }, { orderId: waiting!, decision: 'confirm' })).toMatchObject({ status: 'CONFIRMED' });
+    expect(await buildsThatRan(waiting!)).toEqual([a.buildId]);
+    await vi.waitFor(async () => expect((await stack.client.workflow.count(openOnBuildQuery(idle.deploymentName, a.buildId))).count).toBe(0), {
+      timeout: 30_000,
+      interval: 250,
+    });
+    await promote(b.buildId);
+    expect((await describeDeployment(idle))?.currentBuildId).toBe(b.buildId);
+    expect(lines.at(-1)).toMatchObject({ level: 30, buildId: b.buildId, previousBuildId: a.buildId });
   });
 
   it('auto-upgrade: a waiting saga moves to the new current build at its next workflow task', { timeout: 240_000 }, async () => {

@@ -8,7 +8,7 @@ import { startTracing } from '../tracing';
 import { createActivities } from '../activities';
 import { bundleWorkflows } from './build-bundle';
 import { createOrderWorker } from './create-worker';
-import { becomeCurrentIfNone } from './deployment-bootstrap';
+import { becomeCurrent } from './deployment-bootstrap';
 import { injectFaultsAfterCommit } from './fault-injection';
 import { countConflicts } from './metrics';
 import { installRuntimeLogger, temporalLogger } from './runtime';
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const running = worker.run();
   if (deployment) {
     const target = { connection, namespace: config.TEMPORAL_NAMESPACE, deploymentName: config.WORKER_DEPLOYMENT_NAME, identity: worker.options.identity };
-    becomeCurrentIfNone(target, buildId, logger, () => worker.getState() === 'RUNNING');
+    void becomeCurrent(target, buildId, logger, () => worker.getState() === 'RUNNING', config.WORKER_DEPLOYMENT_PROMOTE);
   }
   // The SDK installs SIGINT/SIGTERM handlers that drain in-flight tasks before run() resolves.
   await running;
