@@ -17,15 +17,20 @@ export function logExits(logger: ExitLogger): void {
     });
   }
   // `reason` is what a supervisor reads from this line (stack/servers.ts lastWords).
-  process.once('exit', (code) => {
-    logger[code === 0 ? 'info' : 'fatal']({ code, reason: reason ?? 'its work ended' }, `exited with code ${code}`);
-    flushNow(logger);
-  });
+  process.once('exit', (code) => writeLastLine(logger, code, reason ?? 'its work ended'));
 }
 
-/** pino writes asynchronously and flushes in an `exit` listener of its own, which ran before this one. */
-function flushNow(logger: ExitLogger): void {
-  const stream = (logger as Partial<Record<symbol, { flushSync?: () => void }>>)[pino.symbols.streamSym];
+type Destination = { sync?: boolean; flushSync?: () => void };
+
+/**
+ * pino's stdout is asynchronous: a line logged in an `exit` listener starts a write on libuv's thread pool,
+ * which the exiting process may never run, and flushSync skips a write already started. So the
+ * destination turns synchronous first (nothing async can finish after `exit` anyway).
+ */
+export function writeLastLine(logger: ExitLogger, code: number, why: string): void {
+  const stream = (logger as Partial<Record<symbol, Destination>>)[pino.symbols.streamSym];
+  if (stream && typeof stream.sync === 'boolean') stream.sync = true;
+  logger[code === 0 ? 'info' : 'fatal']({ code, reason: why }, `exited with code ${code}`);
   try {
     stream?.flushSync?.();
   } catch {
