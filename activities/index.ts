@@ -2,6 +2,7 @@ import { createBillingActivities } from './billing';
 import type { ActivityDeps } from './deps';
 import { withActivityFailures } from './failures';
 import { createOrderActivities } from './orders';
+import { createRefundActivities } from './refunds';
 import { createStockActivities } from './stock';
 
 export type { ActivityDeps } from './deps';
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrderActivities(deps),
     ...createStockActivities(deps),
     ...createBillingActivities(deps),
+    ...createRefundActivities(deps),
   });
 }
 

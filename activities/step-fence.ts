@@ -1,8 +1,7 @@
 import { retryOnConflict } from '../db/optimistic-retry';
 import { withTransaction, type Pool, type Queryable } from '../db/pool';
-import { insertStep, selectStepForUpdate, updateStepState } from '../db/steps';
+import { insertStep, selectStepForUpdate, updateStepState, type StepName } from '../db/steps';
 import { BusinessError, BusinessRuleError } from '../domain/errors';
-import type { SagaStep } from '../domain/order';
 
 export type StepOutcome = 'applied' | 'already-applied';
 export type CompensationOutcome = 'compensated' | 'fenced' | 'already-compensated' | 'already-fenced';
@@ -13,7 +12,7 @@ export type CompensationOutcome = 'compensated' | 'fenced' | 'already-compensate
  */
 export function applyStepOnce(
   pool: Pool,
-  { orderId, step, what }: { orderId: string; step: SagaStep; what: string },
+  { orderId, step, what }: { orderId: string; step: StepName; what: string },
   apply: (tx: Queryable) => Promise<Record<string, unknown>>,
 ): Promise<StepOutcome> {
   return retryOnConflict(() =>
@@ -34,7 +33,7 @@ export function applyStepOnce(
  */
 export function compensateStepOnce(
   pool: Pool,
-  { orderId, step }: { orderId: string; step: SagaStep },
+  { orderId, step }: { orderId: string; step: StepName },
   undo: (tx: Queryable, detail: Record<string, unknown>) => Promise<void>,
 ): Promise<CompensationOutcome> {
   return retryOnConflict(() =>

@@ -22,6 +22,7 @@ import { registerDecisionRoutes } from './routes/decisions';
 import { registerHealthRoutes } from './routes/health';
 import { registerInventoryRoutes } from './routes/inventory';
 import { registerOrderRoutes } from './routes/orders';
+import { registerRefundRoutes } from './routes/refunds';
 import { registerReviewRoutes } from './routes/reviews';
 
 /** Builds the app without listening, so tests drive it with `app.inject`. */
@@ -64,6 +65,7 @@ export async function buildApp(config: Config, { logger = true, tracing }: { log
   void app.register((routes, _options, done) => {
     registerHealthRoutes(routes);
     registerOrderRoutes(routes, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+    registerRefundRoutes(routes, { taskQueue: config.TEMPORAL_TASK_QUEUE });
     registerDecisionRoutes(routes);
     registerAccountRoutes(routes);
     registerInventoryRoutes(routes);

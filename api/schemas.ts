@@ -6,6 +6,7 @@ import { Limits } from '../domain/limits';
 /** HTTP-only shapes; the order itself is in contract/order. */
 export const accountIdParams = z.strictObject({ accountId: idSchema });
 export const orderIdParams = z.strictObject({ orderId: messageIdSchema });
+export const refundParams = z.strictObject({ orderId: messageIdSchema, refundId: idSchema });
 export const skuParams = z.strictObject({ sku: idSchema });
 
 export const createAccountSchema = z.strictObject({ accountId: idSchema, openingBalanceCents: cents(Limits.maxBalanceCents) });
@@ -71,6 +72,22 @@ export const startAnswer = z.object({
   status: orderStatus.describe('PENDING until the saga has ended it; a copy of a finished order gets its end state'),
 });
 
+export const refundView = z.object({
+  refundId: z.string(),
+  orderId: z.string(),
+  amountCents: int,
+  reason: z.string().nullable(),
+  status: z.enum(['PENDING', 'REFUNDED', 'REJECTED']),
+  rejectReason: z.string().nullable().describe('REJECTED: why (a refused claim, or a step that failed)'),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export const refundAnswer = refundView.extend({
+  workflowId: z.string(),
+  runId: z.string(),
+  duplicate: z.boolean().describe('a copy of a refund already requested: the same refund, its saga started once'),
+});
+
 const storedOrder = z.object({
   orderId: z.string(),
   customerId: z.string(),
@@ -82,6 +99,8 @@ const storedOrder = z.object({
   needsReview: z.boolean(),
   reviewReason: z.string().nullable(),
   resolution: z.object({ resolvedBy: z.string(), note: z.string(), resolvedAt: timestamp }).optional().describe("an operator's resolution of its review"),
+  refundedCents: int.describe('what its refunds have claimed so far; never more than totalCents'),
+  refunds: z.array(refundView),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

@@ -84,6 +84,11 @@ export const ledgerKeys = {
   debit: (orderId: string) => `order:${orderId}:debit`,
   refund: (orderId: string) => `order:${orderId}:refund`,
   reward: (orderId: string) => `order:${orderId}:reward`,
+  /** A refund's credit and the cashback it takes back, and their reversals should its saga compensate. */
+  refundCredit: (refundId: string) => `refund:${refundId}:credit`,
+  refundReward: (refundId: string) => `refund:${refundId}:reward`,
+  refundCreditReversed: (refundId: string) => `refund:${refundId}:credit-reversed`,
+  refundRewardReturned: (refundId: string) => `refund:${refundId}:reward-returned`,
   /** Scoped to the account: two accounts may use the same request key without touching each other. */
   credit: (accountId: string, requestKey: string) => `credit:${accountId}/${requestKey}`,
 };

@@ -70,6 +70,8 @@ export async function reconcile({ pool, client, limit = 100, pendingLimit = 1_00
       { name: 'cancelled-stock', invariant: 'a cancelled order holds no stock', violations: snapshot.cancelledStock },
       { name: 'stock', invariant: 'provisioned = available + reserved by orders', violations: snapshot.stock },
       { name: 'events', invariant: 'one outgoing event per ended order, none before', violations: snapshot.events },
+      { name: 'refunded', invariant: 'refunded cents = standing refund claims (never past what was paid)', violations: snapshot.refunded },
+      { name: 'refunds', invariant: 'every ended refund has its money and one event', violations: snapshot.refunds },
     ];
     if (closed) {
       checks.push(
@@ -103,6 +105,8 @@ async function readSnapshot(db: Queryable, limit: number, pendingLimit: number) 
     cancelledStock: await q.selectCancelledHoldingStock(db, limit),
     stock: await q.selectStockMismatches(db, limit),
     events: await q.selectEventCountMismatches(db, limit),
+    refunded: await q.selectRefundedCentsMismatches(db, limit),
+    refunds: await q.selectRefundEffectMismatches(db, limit),
     pending: await q.selectPendingOrders(db, pendingLimit),
     acceptedWithoutOrder: await q.selectAcceptedWithoutOrder(db, pendingLimit),
     unresolved: await q.selectUnresolvedClaims(db, 600, limit),

@@ -5,8 +5,10 @@ export const OrderIdKey = defineSearchAttributeKey('OrderId', SearchAttributeTyp
 export const CustomerIdKey = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
 export const OrderStatusKey = defineSearchAttributeKey('OrderStatus', SearchAttributeType.KEYWORD);
 export const NeedsReviewKey = defineSearchAttributeKey('NeedsReview', SearchAttributeType.BOOL);
+/** A refund saga's state; its OrderId is the order it refunds. */
+export const RefundStatusKey = defineSearchAttributeKey('RefundStatus', SearchAttributeType.KEYWORD);
 
-export const searchAttributeKeys = [OrderIdKey, CustomerIdKey, OrderStatusKey, NeedsReviewKey] as const;
+export const searchAttributeKeys = [OrderIdKey, CustomerIdKey, OrderStatusKey, NeedsReviewKey, RefundStatusKey] as const;
 
 /** The type names the Temporal CLI and `operator search-attribute create` take. */
 const cliTypeNames: Partial<Record<SearchAttributeType, 'Keyword' | 'Bool'>> = {

@@ -6,6 +6,8 @@ export interface OrderRow {
   customer_id: string;
   items: OrderItem[];
   total_cents: number;
+  /** What refunds have claimed; the database keeps it within total_cents. */
+  refunded_cents: number;
   status: OrderStatus;
   confirmation: ConfirmationMode;
   confirmation_decision: ConfirmationDecision | null;
@@ -63,4 +65,14 @@ export async function recordConfirmationDecision(
     [d.id, d.decision],
   );
   return rows[0]?.confirmation_decision;
+}
+
+/** Optimistic lock; PostgreSQL's check refuses a sum past the order's total (SQLSTATE 23514). */
+export async function updateRefundedCents(db: Queryable, u: { id: string; version: number; refundedCents: number }): Promise<boolean> {
+  const { rowCount } = await db.query(`update orders set refunded_cents = $3, version = version + 1, updated_at = now() where id = $1 and version = $2`, [
+    u.id,
+    u.version,
+    u.refundedCents,
+  ]);
+  return rowCount === 1;
 }

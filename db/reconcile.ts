@@ -45,14 +45,14 @@ export async function selectCancelledHoldingStock(db: Queryable, limit: number) 
   return rows;
 }
 
-/** provisioned = available + held by live reservations + sold; sold is what confirmed orders reserved. */
+/** provisioned = available + held by live reservations + sold; sold is what confirmed orders reserved, less what full refunds restocked. */
 export async function selectStockMismatches(db: Queryable, limit: number) {
   const { rows } = await db.query<{ sku: string; provisioned: number; accounted: number }>(
     `select i.sku, i.provisioned, i.available + coalesce(r.held, 0)::bigint as accounted
        from inventory i
-       left join (select q.key as sku, sum(q.value::bigint) as held
+       left join (select q.key as sku, sum(case when s.step = 'restock' then -q.value::bigint else q.value::bigint end) as held
                     from saga_steps s, jsonb_each_text(s.detail -> 'quantities') q
-                   where s.step = 'reserve' and s.state = 'applied' group by q.key) r on r.sku = i.sku
+                   where s.step in ('reserve', 'restock') and s.state = 'applied' group by q.key) r on r.sku = i.sku
       where i.provisioned <> i.available + coalesce(r.held, 0)
       order by i.sku limit $1`,
     [limit],
@@ -63,7 +63,7 @@ export async function selectStockMismatches(db: Queryable, limit: number) {
 export async function selectEventCountMismatches(db: Queryable, limit: number) {
   const { rows } = await db.query<{ order_id: string; status: string; events: number }>(
     `select o.id as order_id, o.status, count(e.event_id)::int as events
-       from orders o left join outbox e on e.order_id = o.id
+       from orders o left join outbox e on e.order_id = o.id and e.refund_id is null
       group by o.id, o.status
      having count(e.event_id) <> case when o.status = 'PENDING' then 0 else 1 end
       order by o.id limit $1`,
@@ -98,6 +98,47 @@ export async function selectUnresolvedClaims(db: Queryable, olderThanSeconds: nu
       where run_id is null and first_seen_at < now() - make_interval(secs => $1)
       order by first_seen_at limit $2`,
     [olderThanSeconds, limit],
+  );
+  return rows;
+}
+
+/** An order's refunded_cents is the sum of the refunds whose claim stands (applied, not released). */
+export async function selectRefundedCentsMismatches(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ order_id: string; refunded_cents: number; claimed_cents: number }>(
+    `select o.id as order_id, o.refunded_cents, coalesce(sum(r.amount_cents), 0)::bigint as claimed_cents
+       from orders o
+       left join refunds r on r.order_id = o.id
+        and exists (select 1 from saga_steps s where s.order_id = 'refund:' || r.id and s.step = 'claim' and s.state = 'applied')
+      group by o.id
+     having o.refunded_cents <> coalesce(sum(r.amount_cents), 0)
+      order by o.id limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+/**
+ * A REFUNDED refund has its claim, its credit row and one event; a REJECTED one has one event, no standing
+ * claim and no net money; a PENDING one no event yet.
+ */
+export async function selectRefundEffectMismatches(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ refund_id: string; status: string; claimed: boolean; credits: number; net_cents: number; events: number }>(
+    `select * from (
+       select r.id as refund_id, r.status,
+              exists (select 1 from saga_steps s where s.order_id = 'refund:' || r.id and s.step = 'claim' and s.state = 'applied') as claimed,
+              (select count(*) from ledger l where l.idempotency_key = 'refund:' || r.id || ':credit')::int as credits,
+              (select coalesce(sum(l.amount_cents), 0) from ledger l
+                where l.idempotency_key in ('refund:' || r.id || ':credit', 'refund:' || r.id || ':reward',
+                                            'refund:' || r.id || ':credit-reversed', 'refund:' || r.id || ':reward-returned'))::bigint as net_cents,
+              (select count(*) from outbox e where e.refund_id = r.id)::int as events
+         from refunds r) x
+      where case status
+              when 'REFUNDED' then not (claimed and credits = 1 and events = 1)
+              when 'REJECTED' then not (not claimed and net_cents = 0 and events = 1)
+              else events <> 0
+            end
+      order by refund_id limit $1`,
+    [limit],
   );
   return rows;
 }

@@ -12,6 +12,12 @@ export const BusinessError = {
   /** The order already ended the other way (confirmed vs cancelled). */
   OrderClosed: 'OrderClosed',
   InvalidOrder: 'InvalidOrder',
+  InvalidRefund: 'InvalidRefund',
+  UnknownOrder: 'UnknownOrder',
+  /** Only a confirmed order can be refunded. */
+  OrderNotRefundable: 'OrderNotRefundable',
+  /** The refund would take what the order's refunds return past what it paid. */
+  RefundExceedsPaid: 'RefundExceedsPaid',
   /** A balance change would take the account past Limits.maxBalanceCents. */
   BalanceLimitExceeded: 'BalanceLimitExceeded',
   /** An idempotency key came back with other content (another account, kind or amount). */

@@ -53,6 +53,8 @@ describe('the OpenAPI document at /docs/json', () => {
         'GET /metrics',
         'POST /orders',
         'GET /orders/{orderId}',
+        'POST /orders/{orderId}/refunds',
+        'GET /orders/{orderId}/refunds/{refundId}',
         'POST /accounts',
         'GET /inventory/{sku}',
       ]),
@@ -102,6 +104,18 @@ describe('response schemas send every answer shape whole', () => {
     cancelReason: null,
     needsReview: false,
     reviewReason: null,
+    refundedCents: 0,
+    refunds: [] as unknown[],
+    createdAt: new Date(0).toISOString(),
+    updatedAt: new Date(0).toISOString(),
+  };
+  const refund = {
+    refundId: 'r-1',
+    orderId: 'o-1',
+    amountCents: 1_000,
+    reason: null,
+    status: 'REFUNDED',
+    rejectReason: null,
     createdAt: new Date(0).toISOString(),
     updatedAt: new Date(0).toISOString(),
   };
@@ -110,6 +124,7 @@ describe('response schemas send every answer shape whole', () => {
     ['from the workflow, with the row', { ...row, saga, source: 'workflow' }],
     ['from the workflow, before the row', { orderId: 'o-1', status: 'PENDING', saga, source: 'workflow' }],
     ['from the database', { ...row, status: 'CANCELLED', cancelReason: 'changed my mind', source: 'database' }],
+    ['from the database, refunded in part', { ...row, status: 'CONFIRMED', refundedCents: 1_000, refunds: [refund], source: 'database' }],
     ['from the database, Temporal silent', { ...row, source: 'database', workflowUnreachable: true }],
     ['accepted, nothing stored yet, Temporal silent', { orderId: 'o-1', status: 'PENDING', source: 'database', workflowUnreachable: true }],
   ])('GET /orders/:orderId %s', (_name, answer) => {

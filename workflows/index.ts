@@ -1,1 +1,2 @@
 export { orderSaga } from './order-saga';
+export { refundSaga } from './refund-saga';

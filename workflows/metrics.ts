@@ -23,3 +23,12 @@ export const orderMetrics = {
     metricMeter.createCounter('orders_cancelled', undefined, 'Orders the saga cancelled, by reason category').add(1, { reason });
   },
 };
+
+export const refundMetrics = {
+  refunded(): void {
+    metricMeter.createCounter('refunds_completed', undefined, 'Refunds the refund saga completed').add(1);
+  },
+  rejected(reason: string): void {
+    metricMeter.createCounter('refunds_rejected', undefined, 'Refunds the refund saga rejected, by reason category').add(1, { reason });
+  },
+};

@@ -1,6 +1,6 @@
 import { orderTotalCents, type OrderItem, type SagaStep } from '../domain/order';
 import { formatCents } from '../domain/order-summary';
-import type { OrderSagaStatus } from '../contract/saga';
+import type { SagaProgress } from '../contract/saga-kit';
 
 /**
  * One-line summaries the Web UI shows beside each activity and timer, and the saga's current details.
@@ -39,8 +39,8 @@ export function stepSummaries(order: { orderId: string; customerId: string; item
   };
 }
 
-/** The saga's current details in the Web UI: state, step, and what has been applied and undone. */
-export function currentDetails(status: OrderSagaStatus): string {
+/** A saga's current details in the Web UI: state, step, and what has been applied and undone. */
+export function currentDetails(status: SagaProgress<string, string, string>): string {
   const lines = [`**${status.state}** · step \`${status.currentStep}\``];
   if (status.stepsApplied.length > 0) lines.push(`applied: ${status.stepsApplied.join(', ')}`);
   if (status.compensationsDone.length > 0) lines.push(`compensated: ${status.compensationsDone.map((c) => `${c.step} (${c.outcome})`).join(', ')}`);

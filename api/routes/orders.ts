@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { selectOrder, type OrderRow } from '../../db/orders';
 import { selectProcessedMessage } from '../../db/processed-messages';
+import { selectRefundsOfOrder, type RefundRow } from '../../db/refunds';
 import { selectResolution, type ResolutionRow } from '../../db/resolutions';
 import { resolutionView } from '../../intake/review-order';
 import { workflowIdFor } from '../../domain/order';
@@ -12,11 +13,12 @@ import { statusQuery } from '../../contract/saga';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 import { orderCommandSchema } from '../../contract/order';
 import { errorResponses, idempotencyHeaders, orderAnswer, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
+import { refundViewOf } from './refunds';
 
 /** How long a request waits for Temporal before answering without it. */
 const SAGA_QUERY_DEADLINE_MS = 3_000;
 
-function orderView(row: OrderRow, resolution?: ResolutionRow) {
+function orderView(row: OrderRow, refunds: RefundRow[], resolution?: ResolutionRow) {
   return {
     orderId: row.id,
     customerId: row.customer_id,
@@ -28,6 +30,8 @@ function orderView(row: OrderRow, resolution?: ResolutionRow) {
     needsReview: row.needs_review,
     reviewReason: row.review_reason,
     ...(resolution ? { resolution: resolutionView(resolution) } : {}),
+    refundedCents: row.refunded_cents,
+    refunds: refunds.map(refundViewOf),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -103,8 +107,9 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
     const row = await selectOrder(app.db, orderId);
     // Only an order that was flagged can have a resolution.
     const resolution = row?.review_reason ? await selectResolution(app.db, orderId) : undefined;
-    if (saga && saga !== 'unreachable') return { ...(row ? orderView(row, resolution) : { orderId, status: 'PENDING' }), saga, source: 'workflow' };
-    if (row) return { ...orderView(row, resolution), source: 'database', ...(saga === 'unreachable' ? { workflowUnreachable: true } : {}) };
+    const refunds = row?.status === 'CONFIRMED' ? await selectRefundsOfOrder(app.db, orderId) : [];
+    if (saga && saga !== 'unreachable') return { ...(row ? orderView(row, refunds, resolution) : { orderId, status: 'PENDING' }), saga, source: 'workflow' };
+    if (row) return { ...orderView(row, refunds, resolution), source: 'database', ...(saga === 'unreachable' ? { workflowUnreachable: true } : {}) };
     // Accepted, but its saga has not written the order yet and Temporal cannot say more right now.
     if (saga === 'unreachable' && (await selectProcessedMessage(app.db, orderId))) {
       return { orderId, status: 'PENDING', source: 'database', workflowUnreachable: true };

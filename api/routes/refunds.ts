@@ -1,0 +1,80 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { refundCommandSchema } from '../../contract/refund';
+import { selectRefund, type RefundRow } from '../../db/refunds';
+import { RefundRefusedError, startRefund } from '../../intake/start-refund';
+import { TemporalUnavailableError } from '../../intake/start-order';
+import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
+import { errorResponses, idempotencyHeaders, orderIdParams, refundAnswer, refundParams, refundView } from '../schemas';
+
+export function refundViewOf(row: RefundRow) {
+  return {
+    refundId: row.id,
+    orderId: row.order_id,
+    amountCents: row.amount_cents,
+    reason: row.reason,
+    status: row.status,
+    rejectReason: row.reject_reason,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+const refusalStatus = { OrderNotFound: 404, OrderNotRefundable: 409, RefundExceedsPaid: 409, RefundIdConflict: 409 } as const;
+
+export function registerRefundRoutes(app: FastifyInstance, { taskQueue }: { taskQueue: string }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.post(
+    '/orders/:orderId/refunds',
+    {
+      schema: {
+        params: orderIdParams,
+        body: refundCommandSchema,
+        headers: idempotencyHeaders,
+        tags: ['refunds'],
+        summary: 'Refund a confirmed order, in part or in full (starts its refund saga)',
+        response: {
+          202: refundAnswer.describe('Accepted: its saga started'),
+          200: refundAnswer.describe('A copy: the same refund'),
+          ...errorResponses(400, 401, 404, 409, 413),
+        },
+      },
+    },
+    async (request, reply) => {
+      const headerId = request.headers['idempotency-key'];
+      const { refundId: bodyId, ...refund } = request.body;
+      if (headerId && bodyId && headerId !== bodyId) throw new HttpError(400, 'RefundIdMismatch', 'Idempotency-Key header and body refundId differ');
+      const refundId = headerId ?? bodyId;
+      if (!refundId) throw new HttpError(400, 'MissingRefundId', 'send an Idempotency-Key header or a refundId in the body');
+      try {
+        const result = await startRefund({ client: app.temporal, pool: app.db, taskQueue }, { refundId, orderId: request.params.orderId, ...refund });
+        return reply
+          .code(result.duplicate ? 200 : 202)
+          .send({ ...refundViewOf(result.refund), workflowId: result.workflowId, runId: result.runId, duplicate: result.duplicate });
+      } catch (err) {
+        if (err instanceof RefundRefusedError) throw new HttpError(refusalStatus[err.type], err.type, err.message, {}, err.details);
+        if (err instanceof TemporalUnavailableError) throw new HttpError(503, 'TemporalUnavailable', err.message, { 'retry-after': RETRY_AFTER_SECONDS });
+        throw err;
+      }
+    },
+  );
+
+  routes.get(
+    '/orders/:orderId/refunds/:refundId',
+    {
+      schema: {
+        params: refundParams,
+        tags: ['refunds'],
+        summary: "A refund's state: PENDING while its saga runs, then REFUNDED or REJECTED with the reason",
+        response: { 200: refundView, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const row = await selectRefund(app.db, request.params.refundId);
+      if (!row || row.order_id !== request.params.orderId)
+        throw new HttpError(404, 'RefundNotFound', `no refund ${request.params.refundId} of order ${request.params.orderId}`);
+      return refundViewOf(row);
+    },
+  );
+}

@@ -1,0 +1,114 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import { refundFingerprint } from '../billing/refund-fingerprint';
+import type { RefundMessage } from '../contract/refund';
+import { RefundStatusKey, type RefundSagaInput } from '../contract/refund-saga';
+import { NeedsReviewKey, OrderIdKey } from '../contract/search-attributes';
+import { selectOrderForUpdate } from '../db/orders';
+import { withTransaction, type Pool } from '../db/pool';
+import { insertRefund, selectRefund, selectRequestedRefundCents, type RefundRow } from '../db/refunds';
+import { formatCents } from '../domain/order-summary';
+import { refundWorkflowIdFor } from '../domain/refund';
+import { isTemporalUnavailable } from '../lib/temporal-errors';
+import { refundSaga } from '../workflows/refund-saga';
+import { TemporalUnavailableError } from './start-order';
+
+const START_DEADLINE_MS = 5_000;
+
+export type RefundRefusal = 'OrderNotFound' | 'OrderNotRefundable' | 'RefundExceedsPaid' | 'RefundIdConflict';
+
+/** A refund the intake refuses before anything is stored or started. */
+export class RefundRefusedError extends Error {
+  override name = 'RefundRefusedError';
+  constructor(
+    readonly type: RefundRefusal,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export interface RefundStartResult {
+  refund: RefundRow;
+  workflowId: string;
+  runId: string;
+  duplicate: boolean;
+}
+
+/**
+ * The one function both producers call for a refund. The refund row is the claim on its ID and is written,
+ * with the order row locked, only if the order is confirmed and the refunds not rejected fit within what it
+ * paid; the saga's claim step then enforces the cap in the database whatever raced. A copy (same ID, same
+ * content) answers the stored refund and starts its saga again, which collapses onto the first.
+ */
+export async function startRefund(deps: { client: Client; pool: Pool; taskQueue: string }, request: RefundMessage): Promise<RefundStartResult> {
+  const fingerprint = refundFingerprint(request);
+  const existing = await selectRefund(deps.pool, request.refundId);
+  const { refund, created } = existing ? { refund: existing, created: false } : await recordRefund(deps.pool, request, fingerprint);
+  if (refund.fingerprint !== fingerprint) {
+    throw new RefundRefusedError('RefundIdConflict', `refund ${request.refundId} was already requested with different content`, { refundId: request.refundId });
+  }
+  const runId = await start(deps, toRefundSagaInput(request));
+  return { refund, workflowId: refundWorkflowIdFor(request.refundId), runId, duplicate: !created };
+}
+
+async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: string): Promise<{ refund: RefundRow; created: boolean }> {
+  return withTransaction(pool, async (tx) => {
+    const order = await selectOrderForUpdate(tx, request.orderId);
+    if (!order) throw new RefundRefusedError('OrderNotFound', `no order ${request.orderId}`);
+    // A copy that waited for the order's lock finds the first one's row: it is that refund, not one more.
+    const raced = await selectRefund(tx, request.refundId);
+    if (raced) return { refund: raced, created: false };
+    if (order.status !== 'CONFIRMED') {
+      throw new RefundRefusedError('OrderNotRefundable', `order ${request.orderId} is ${order.status}; only a confirmed order can be refunded`, {
+        orderId: order.id,
+        status: order.status,
+      });
+    }
+    const requestedCents = await selectRequestedRefundCents(tx, order.id);
+    if (requestedCents + request.amountCents > order.total_cents) {
+      throw new RefundRefusedError(
+        'RefundExceedsPaid',
+        `order ${order.id} paid ${order.total_cents} cents and its refunds ask for ${requestedCents}; ${request.amountCents} more would pass what was paid`,
+        { orderId: order.id, totalCents: order.total_cents, requestedCents, amountCents: request.amountCents },
+      );
+    }
+    const created = await insertRefund(tx, { id: request.refundId, orderId: order.id, amountCents: request.amountCents, reason: request.reason, fingerprint });
+    return { refund: (await selectRefund(tx, request.refundId))!, created };
+  });
+}
+
+function toRefundSagaInput({ refundId, orderId, amountCents, reason }: RefundMessage): RefundSagaInput {
+  return { refundId, orderId, amountCents, ...(reason === undefined ? {} : { reason }) };
+}
+
+async function start({ client, taskQueue }: { client: Client; taskQueue: string }, input: RefundSagaInput): Promise<string> {
+  const workflowId = refundWorkflowIdFor(input.refundId);
+  try {
+    const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+      client.workflow.start(refundSaga, {
+        taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        staticSummary: `refund ${formatCents(input.amountCents)} of order ${input.orderId}`,
+        typedSearchAttributes: [
+          { key: OrderIdKey, value: input.orderId },
+          { key: RefundStatusKey, value: 'RUNNING' },
+          { key: NeedsReviewKey, value: false },
+        ],
+      }),
+    );
+    return handle.firstExecutionRunId;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      return (await client.withDeadline(Date.now() + START_DEADLINE_MS, () => client.workflow.getHandle(workflowId).describe())).runId;
+    }
+    if (isTemporalUnavailable(err)) {
+      throw new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}; the refund is stored, retry to start it`);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,213 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../api/app';
+import { loadConfig } from '../config';
+import type { RefundSagaStatus } from '../contract/refund-saga';
+import { refundWorkflowIdFor } from '../domain/refund';
+import { refundSaga } from '../workflows/refund-saga';
+import type { TestDatabase } from './helpers/database';
+import { assertInvariants } from './helpers/invariants';
+import { startRealStack, type RealStack } from './helpers/real-stack';
+import { availableOf, balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
+
+describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
+  let stack: RealStack;
+  let db: TestDatabase;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    stack = await startRealStack();
+    db = stack.db;
+    const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, LOG_LEVEL: 'silent' });
+    app = await buildApp(config, { logger: false });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await stack?.stop();
+  });
+  afterEach(async () => assertInvariants(db.pool));
+
+  const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url, payload: payload as object, headers });
+  const get = (url: string) => app.inject({ method: 'GET', url });
+  const refundResult = (refundId: string) => stack.client.workflow.getHandle<typeof refundSaga>(refundWorkflowIdFor(refundId)).result();
+
+  /** A confirmed order of `quantity` units at `unitPriceCents`, paid from an account opened with `opening`. */
+  async function confirmedOrder(prefix: string, { quantity = 2, unitPriceCents = 5_000, opening = 1_000_000 } = {}) {
+    const ids = uniqueIds(prefix);
+    await seed(db.pool, { account: [ids.account, opening], skus: [[ids.sku, 10]] });
+    const placed = await post('/orders', { messageId: ids.message, customerId: ids.account, items: [{ sku: ids.sku, quantity, unitPriceCents }] });
+    expect(placed.statusCode).toBe(202);
+    expect(await stack.result(ids.message)).toMatchObject({ state: 'CONFIRMED' });
+    return { ...ids, orderId: ids.message, totalCents: quantity * unitPriceCents, opening };
+  }
+
+  it('a full refund credits what was paid less the cashback, restocks, ends REFUNDED with one event; a copy is 200, other content 409', async () => {
+    const order = await confirmedOrder('full');
+    expect(await availableOf(db.pool, order.sku)).toBe(8);
+    const refundId = `${order.tag}-r1`;
+    const body = { refundId, amountCents: order.totalCents, reason: 'returned in full' };
+    const accepted = await post(`/orders/${order.orderId}/refunds`, body);
+    expect(accepted.statusCode).toBe(202);
+    expect(accepted.json()).toMatchObject({ refundId, orderId: order.orderId, amountCents: order.totalCents, status: 'PENDING', duplicate: false });
+
+    const result = await refundResult(refundId);
+    expect(result).toMatchObject({ state: 'REFUNDED', stepsApplied: ['claim', 'credit', 'restock'], compensationsDone: [] });
+    // Debit 10,000, cashback +100, refund +10,000, cashback taken back −100.
+    expect(await balanceOf(db.pool, order.account)).toBe(order.opening);
+    expect((await ledgerOf(db.pool, order.account)).map((e) => [e.kind, e.amount_cents])).toEqual([
+      ['debit', -10_000],
+      ['reward', 100],
+      ['refund', 10_000],
+      ['reward', -100],
+    ]);
+    expect(await availableOf(db.pool, order.sku)).toBe(10);
+
+    expect((await get(`/orders/${order.orderId}/refunds/${refundId}`)).json()).toMatchObject({
+      status: 'REFUNDED',
+      rejectReason: null,
+      reason: 'returned in full',
+    });
+    const shown = (await get(`/orders/${order.orderId}`)).json<{ refundedCents: number; refunds: { refundId: string; status: string }[] }>();
+    expect(shown).toMatchObject({ refundedCents: order.totalCents, refunds: [{ refundId, status: 'REFUNDED' }] });
+    const { rows: events } = await db.pool.query<{ event_type: string }>('select event_type from outbox where refund_id = $1', [refundId]);
+    expect(events.map((e) => e.event_type)).toEqual(['refund.completed']);
+
+    const copy = await post(`/orders/${order.orderId}/refunds`, body, {});
+    expect(copy.statusCode).toBe(200);
+    expect(copy.json()).toMatchObject({ refundId, status: 'REFUNDED', duplicate: true, runId: accepted.json<{ runId: string }>().runId });
+    const byHeader = await post(
+      `/orders/${order.orderId}/refunds`,
+      { amountCents: order.totalCents, reason: 'returned in full' },
+      { 'idempotency-key': refundId },
+    );
+    expect(byHeader.statusCode).toBe(200);
+    const changed = await post(`/orders/${order.orderId}/refunds`, { ...body, amountCents: 1 });
+    expect(changed.statusCode).toBe(409);
+    expect(changed.json()).toMatchObject({ error: 'RefundIdConflict' });
+    const more = await post(`/orders/${order.orderId}/refunds`, { refundId: `${order.tag}-r2`, amountCents: 1 });
+    expect(more.statusCode).toBe(409);
+    expect(more.json()).toMatchObject({
+      error: 'RefundExceedsPaid',
+      details: { totalCents: order.totalCents, requestedCents: order.totalCents, amountCents: 1 },
+    });
+    expect(await balanceOf(db.pool, order.account)).toBe(order.opening);
+  });
+
+  it('partial refunds sum exactly: the cashback taken back adds up to the whole of it, and only the last one restocks', async () => {
+    // 10,001 cents: 1% cashback is 100, which no three parts split evenly.
+    const order = await confirmedOrder('partial', { quantity: 1, unitPriceCents: 10_001 });
+    const parts = [3_333, 3_333, 3_335];
+    for (const [n, amountCents] of parts.entries()) {
+      const refundId = `${order.tag}-p${n}`;
+      expect((await post(`/orders/${order.orderId}/refunds`, { refundId, amountCents })).statusCode).toBe(202);
+      expect(await refundResult(refundId)).toMatchObject({ state: 'REFUNDED' });
+      expect(await availableOf(db.pool, order.sku)).toBe(n < parts.length - 1 ? 9 : 10);
+    }
+    const takenBack = (await ledgerOf(db.pool, order.account)).filter((e) => e.idempotency_key.endsWith(':reward')).map((e) => e.amount_cents);
+    expect(takenBack).toEqual([100, -33, -33, -34]);
+    expect(await balanceOf(db.pool, order.account)).toBe(order.opening);
+    expect((await get(`/orders/${order.orderId}`)).json()).toMatchObject({ refundedCents: 10_001 });
+  });
+
+  it('20 concurrent refunds of a quarter each: four are accepted and refunded, sixteen are 409 RefundExceedsPaid', async () => {
+    const order = await confirmedOrder('race');
+    const quarter = order.totalCents / 4;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, n) => post(`/orders/${order.orderId}/refunds`, { refundId: `${order.tag}-q${n}`, amountCents: quarter })),
+    );
+    const accepted = answers.filter((a) => a.statusCode === 202).map((a) => a.json<{ refundId: string }>().refundId);
+    expect(accepted).toHaveLength(4);
+    expect(answers.filter((a) => a.statusCode === 409).map((a) => a.json<{ error: string }>().error)).toEqual(Array(16).fill('RefundExceedsPaid'));
+    for (const refundId of accepted) expect(await refundResult(refundId)).toMatchObject({ state: 'REFUNDED' });
+    expect(await balanceOf(db.pool, order.account)).toBe(order.opening);
+  });
+
+  it('the database holds the cap when sagas race past the intake: ten sagas of 30% started directly, three refund, seven are REJECTED', async () => {
+    const order = await confirmedOrder('direct');
+    const amountCents = (order.totalCents * 3) / 10;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, async (_, n) => {
+        const refundId = `${order.tag}-d${n}`;
+        await stack.client.workflow.start(refundSaga, {
+          taskQueue: stack.taskQueue,
+          workflowId: refundWorkflowIdFor(refundId),
+          args: [{ refundId, orderId: order.orderId, amountCents }],
+        });
+        return refundResult(refundId);
+      }),
+    );
+    const states = results.map((r: RefundSagaStatus) => r.state);
+    expect(states.filter((s) => s === 'REFUNDED')).toHaveLength(3);
+    const rejected = results.filter((r) => r.state === 'REJECTED');
+    expect(rejected).toHaveLength(7);
+    for (const r of rejected) expect(r).toMatchObject({ stepsApplied: [], compensationsDone: [{ step: 'claim', outcome: 'fenced' }] });
+    expect(rejected[0]!.reason).toMatch(/would pass what was paid/);
+    const { rows } = await db.pool.query<{ refunded_cents: number; status: string; n: number }>(
+      `select o.refunded_cents, r.status, count(*)::int as n from orders o join refunds r on r.order_id = o.id where o.id = $1 group by 1, 2 order by 2`,
+      [order.orderId],
+    );
+    expect(rows).toEqual([
+      { refunded_cents: amountCents * 3, status: 'REFUNDED', n: 3 },
+      { refunded_cents: amountCents * 3, status: 'REJECTED', n: 7 },
+    ]);
+    const rejectedRow = (await get(`/orders/${order.orderId}/refunds/${rejected[0]!.refundId}`)).json<{ status: string; rejectReason: string }>();
+    expect(rejectedRow.status).toBe('REJECTED');
+    expect(rejectedRow.rejectReason).toMatch(/RefundExceedsPaid|would pass what was paid/);
+    // And the column refuses a sum past the total whatever writes it.
+    await expect(db.pool.query('update orders set refunded_cents = total_cents + 1 where id = $1', [order.orderId])).rejects.toMatchObject({ code: '23514' });
+  });
+
+  it('a refund of an order that is not confirmed is 409 OrderNotRefundable; of no order 404; a saga started on one ends REJECTED', async () => {
+    const ids = uniqueIds('unpaid');
+    await seed(db.pool, { account: [ids.account, 10], skus: [[ids.sku, 10]] });
+    expect(
+      (await post('/orders', { messageId: ids.message, customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 500 }] })).statusCode,
+    ).toBe(202);
+    expect(await stack.result(ids.message)).toMatchObject({ state: 'CANCELLED' });
+    const refused = await post(`/orders/${ids.message}/refunds`, { refundId: `${ids.tag}-r`, amountCents: 100 });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ error: 'OrderNotRefundable', details: { status: 'CANCELLED' } });
+    const missing = await post(`/orders/${ids.tag}-nothing/refunds`, { refundId: `${ids.tag}-r`, amountCents: 100 });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ error: 'OrderNotFound' });
+    expect((await get(`/orders/${ids.message}/refunds/${ids.tag}-r`)).statusCode).toBe(404);
+
+    const refundId = `${ids.tag}-direct`;
+    await stack.client.workflow.start(refundSaga, {
+      taskQueue: stack.taskQueue,
+      workflowId: refundWorkflowIdFor(refundId),
+      args: [{ refundId, orderId: ids.message, amountCents: 100 }],
+    });
+    const ended = await refundResult(refundId);
+    expect(ended.state).toBe('REJECTED');
+    expect(ended.reason).toMatch(/only a confirmed order can be refunded/);
+    expect((await get(`/orders/${ids.message}/refunds/${refundId}`)).json()).toMatchObject({ status: 'REJECTED' });
+    expect(await balanceOf(db.pool, ids.account)).toBe(10);
+  });
+
+  it('bad input is a 400 that stores and starts nothing', async () => {
+    const order = await confirmedOrder('bad');
+    const url = `/orders/${order.orderId}/refunds`;
+    const cases: [string, unknown, Record<string, string>?][] = [
+      ['zero', { refundId: `${order.tag}-a`, amountCents: 0 }],
+      ['negative', { refundId: `${order.tag}-b`, amountCents: -5 }],
+      ['fraction', { refundId: `${order.tag}-c`, amountCents: 1.5 }],
+      ['string', { refundId: `${order.tag}-d`, amountCents: '100' }],
+      ['huge', { refundId: `${order.tag}-e`, amountCents: 2 ** 53 }],
+      ['control characters', { refundId: `${order.tag}-f`, amountCents: 1, reason: 'a\u0000b' }],
+      ['long reason', { refundId: `${order.tag}-g`, amountCents: 1, reason: 'x'.repeat(501) }],
+      ['unknown field', { refundId: `${order.tag}-h`, amountCents: 1, currency: 'EUR' }],
+      ['bad id', { refundId: 'a/b', amountCents: 1 }],
+      ['no id', { amountCents: 1 }],
+      ['ids differ', { refundId: `${order.tag}-i`, amountCents: 1 }, { 'idempotency-key': `${order.tag}-j` }],
+    ];
+    for (const [name, body, headers] of cases) {
+      const answer = await post(url, body, headers);
+      expect({ name, status: answer.statusCode }).toEqual({ name, status: 400 });
+    }
+    const { rows } = await db.pool.query('select id from refunds where order_id = $1', [order.orderId]);
+    expect(rows).toEqual([]);
+    expect((await get(`/orders/${order.orderId}`)).json()).toMatchObject({ refundedCents: 0, refunds: [] });
+  });
+});

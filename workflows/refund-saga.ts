@@ -1,0 +1,78 @@
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { RefundInput } from '../activities/refunds';
+import { refundSagaDefaults, RefundStatusKey, type RefundSagaInput, type RefundSagaStatus } from '../contract/refund-saga';
+import { NeedsReviewKey, OrderIdKey } from '../contract/search-attributes';
+import { formatCents } from '../domain/order-summary';
+import { checkBack, compensation, localForwardStep, localUntilDone } from './activity-profiles';
+import { Saga } from './kit/saga';
+import { refundMetrics } from './metrics';
+import { currentDetails } from './summaries';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const forward = proxyLocalActivities<Activities>(localForwardStep);
+const bookkeeping = proxyLocalActivities<Activities>(localUntilDone);
+const compensations = proxyActivities<Activities>(compensation);
+const checks = proxyActivities<Activities>(checkBack);
+
+/**
+ * A refund of a confirmed order: claim its share of what the order paid (the database refuses a claim past
+ * the total), credit the customer less the cashback in proportion, restock when the order is now fully
+ * refunded, then complete with its event. A claim refused ends the refund REJECTED with the reason.
+ */
+export async function refundSaga(input: RefundSagaInput): Promise<RefundSagaStatus> {
+  const refund: RefundInput = { refundId: input.refundId, orderId: input.orderId, amountCents: input.amountCents, reason: input.reason };
+  const { refundId, orderId } = refund;
+  const amount = formatCents(refund.amountCents);
+  const checkBackOf = (step: RefundSagaStatus['stepsApplied'][number]) => (_: unknown, n: number, of: number) =>
+    checks.checkRefundStep.executeWithOptions({ summary: `check back: did ${step} apply? (${n} of ${of})` }, [{ refundId, step }]);
+
+  const saga = new Saga<RefundInput, RefundSagaStatus>({
+    identity: { refundId, orderId },
+    states: { running: 'RUNNING', compensating: 'COMPENSATING', completed: 'REFUNDED', compensated: 'REJECTED' },
+    stateKey: RefundStatusKey,
+    searchAttributes: (status) => [
+      { key: OrderIdKey, value: orderId },
+      { key: RefundStatusKey, value: status.state },
+      { key: NeedsReviewKey, value: status.needsReview },
+    ],
+    checkBacks: {
+      max: input.maxCheckBacks ?? refundSagaDefaults.maxCheckBacks,
+      intervalMs: input.checkBackIntervalMs ?? refundSagaDefaults.checkBackIntervalMs,
+    },
+    finally: {
+      phase: 'reject',
+      run: async (r, status) => {
+        await bookkeeping.rejectRefund.executeWithOptions({ summary: `reject refund ${refundId}` }, [{ ...r, rejectReason: status.reason ?? 'rejected' }]);
+        return undefined;
+      },
+    },
+    // A flagged refund completes flagged (NeedsReview): operator resolutions are recorded per order.
+    awaitsReview: () => false,
+    details: currentDetails,
+    metrics: { completed: () => refundMetrics.refunded(), compensated: (reason) => refundMetrics.rejected(reason) },
+  });
+
+  return saga.run(refund, [
+    {
+      step: 'claim',
+      run: (r) => forward.claimRefund.executeWithOptions({ summary: `claim ${amount} of order ${orderId}` }, [r]),
+      compensate: (r) => compensations.releaseRefundClaim.executeWithOptions({ summary: `release the claim of ${amount}` }, [r]),
+      checkBack: checkBackOf('claim'),
+    },
+    {
+      step: 'credit',
+      run: (r) => forward.creditRefund.executeWithOptions({ summary: `credit ${amount} less its cashback` }, [r]),
+      compensate: (r) => compensations.reverseRefundCredit.executeWithOptions({ summary: `reverse the credit of ${amount}` }, [r]),
+      checkBack: checkBackOf('credit'),
+    },
+    {
+      step: 'restock',
+      run: (r) => forward.restockRefund.executeWithOptions({ summary: 'restock if fully refunded' }, [r]),
+      compensate: (r) => compensations.unstockRefund.executeWithOptions({ summary: 'take the restock back' }, [r]),
+      checkBack: checkBackOf('restock'),
+    },
+    { phase: 'complete', run: (r) => bookkeeping.completeRefund.executeWithOptions({ summary: `complete refund ${refundId}` }, [r]) },
+  ]);
+}
