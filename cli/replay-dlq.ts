@@ -8,12 +8,12 @@ export const usage = `  replay-dlq                 dead-lettered Kafka commands:
               --apply           re-submit them (through the intake's start; the message ID keys the saga, so once only)
               --id T/P/O        one record by its x-dlq-id (repeatable)
               --since WHEN      first dead-lettered at or after WHEN: an ISO time, or 30m, 12h, 7d ago
-              --code ERROR      MalformedJson, ValidationError, MessageIdConflict or StartRefused
+              --code ERROR      MalformedJson, ValidationError, MessageIdConflict, RefundRefused or StartRefused
               --reason TEXT     whose reason contains TEXT
               --limit N         at most N records (default 100)
               --json            machine-readable`;
 
-const errorCodes = ['MalformedJson', 'ValidationError', 'MessageIdConflict', 'StartRefused'];
+const errorCodes = ['MalformedJson', 'ValidationError', 'MessageIdConflict', 'RefundRefused', 'StartRefused'];
 
 function parseSince(text: string): Date {
   const ago = /^(\d+)([mhd])$/.exec(text);

@@ -1,6 +1,7 @@
 import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import pg from 'pg';
 import type { OrderMessage } from '../contract/order';
+import type { RefundMessage } from '../contract/refund';
 import { insertDeadLetter, markDeadLetterProduced, selectDeadLetterForUpdate, type SourceRecord } from '../db/dead-letters';
 import { isDatabaseUnavailable, isDataError } from '../db/errors';
 import { withTransaction, type Pool } from '../db/pool';
@@ -9,10 +10,13 @@ import { MessageConflictError, TemporalUnavailableError, type StartResult } from
 import type { Log } from '../lib/logger';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { Topics } from '../messaging/topics';
-import { parseOrderCommand } from './parse-command';
+import { RefundRefusedError } from '../intake/start-refund';
+import { parseCommandRecord } from './parse-command';
 
 /** Starts one command; `headers` are its record's (a producer's trace context among them). */
 export type StartFn = (request: OrderMessage, headers?: IHeaders) => Promise<StartResult>;
+/** Starts one refund command (intake/start-refund.ts). */
+export type StartRefundFn = (request: RefundMessage, headers?: IHeaders) => Promise<{ workflowId: string; duplicate: boolean }>;
 
 /** What the intake reports for the consumer's metrics (consumer/metrics.ts). */
 export interface IntakeEvents {
@@ -31,6 +35,8 @@ export interface IntakeOptions {
   pool: Pool;
   groupId: string;
   start: StartFn;
+  /** Without it a refund command is dead-lettered as StartRefused: this intake takes orders only. */
+  startRefund?: StartRefundFn;
   logger: Log;
   topic?: string;
   deadLetterTopic?: string;
@@ -46,7 +52,7 @@ export interface IntakeOptions {
   events?: IntakeEvents;
 }
 
-export type DeadLetterError = 'MalformedJson' | 'ValidationError' | 'MessageIdConflict' | 'StartRefused';
+export type DeadLetterError = 'MalformedJson' | 'ValidationError' | 'MessageIdConflict' | 'RefundRefused' | 'StartRefused';
 type DeadLetter = { kind: 'dead-letter'; error: DeadLetterError; reason: string; grpcCode?: number };
 type Outcome = { kind: 'done' } | DeadLetter | { kind: 'retry'; error: unknown };
 
@@ -156,9 +162,11 @@ export class OrderIntake {
           outcomes.push(Promise.resolve(parsed));
           continue;
         }
-        const { messageId } = parsed.command;
-        const outcome = (previousById.get(messageId) ?? Promise.resolve()).then(() => this.startCommand(parsed.command, source, message.headers));
-        previousById.set(messageId, outcome);
+        const key = 'refund' in parsed ? `refund:${parsed.refund.refundId}` : `order:${parsed.command.messageId}`;
+        const start = () =>
+          'refund' in parsed ? this.startRefundCommand(parsed.refund, source, message.headers) : this.startCommand(parsed.command, source, message.headers);
+        const outcome = (previousById.get(key) ?? Promise.resolve()).then(start);
+        previousById.set(key, outcome);
         outcomes.push(outcome);
       }
     };
@@ -220,6 +228,23 @@ export class OrderIntake {
     }
   }
 
+  /** A refund the intake refuses (its order unknown or not confirmed, past what was paid, its ID taken) goes to the DLQ with why. */
+  private async startRefundCommand(refund: RefundMessage, source: SourceRecord, headers?: IHeaders): Promise<Outcome> {
+    if (!this.options.startRefund) return deadLetterOf('StartRefused', 'this intake takes no refund commands');
+    try {
+      const { workflowId, duplicate } = await this.options.startRefund(refund, headers);
+      this.options.logger.info(
+        { ...source, refundId: refund.refundId, orderId: refund.orderId, workflowId, duplicate },
+        duplicate ? 'refund already started' : 'refund started',
+      );
+      return { kind: 'done' };
+    } catch (err) {
+      if (err instanceof RefundRefusedError) return deadLetterOf('RefundRefused', `${err.type}: ${err.message}`);
+      if (isTransient(err)) return { kind: 'retry', error: err };
+      return this.refused(source, refund.refundId, err);
+    }
+  }
+
   /** A refusal is retried with the same backoff as an outage, but only `startAttempts` times per source record. */
   private refused(source: SourceRecord, messageId: string, err: unknown): Outcome {
     const id = dlqId(source);
@@ -271,9 +296,10 @@ export class OrderIntake {
   }
 }
 
-function parse(message: KafkaMessage): { kind: 'command'; command: OrderMessage } | DeadLetter {
-  const parsed = parseOrderCommand(message.value);
-  return parsed.ok ? { kind: 'command', command: parsed.command } : deadLetterOf(parsed.error, parsed.reason);
+function parse(message: KafkaMessage): { kind: 'command'; command: OrderMessage } | { kind: 'command'; refund: RefundMessage } | DeadLetter {
+  const parsed = parseCommandRecord(message.value);
+  if (!parsed.ok) return deadLetterOf(parsed.error, parsed.reason);
+  return 'refund' in parsed ? { kind: 'command', refund: parsed.refund } : { kind: 'command', command: parsed.command };
 }
 
 /** The reason may quote the message (JSON.parse does): bounded, and without NUL, which PostgreSQL text refuses. */

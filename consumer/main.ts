@@ -3,6 +3,7 @@ import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { Admission, countBacklog } from '../intake/admission';
 import { startOrder } from '../intake/start-order';
+import { startRefund } from '../intake/start-refund';
 import { exitOnError, explainExit, logExits } from '../lib/exit';
 import { createLogger, logProcessWarnings, type Log, type Logger } from '../lib/logger';
 import { redactUrl, secretsOf } from '../lib/redact';
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     start: metrics.countStarts(
       tracedStart(tracing, (request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka')),
     ),
+    startRefund: (request) => startRefund({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE }, request),
     // Not a broker or database fault (kafkajs restarts after those): exit so that it is seen, not a silent idle consumer.
     onFatalCrash: () => void shutdown('fatal consumer crash', 1),
   });

@@ -1,11 +1,21 @@
 import { orderMessageSchema, type OrderMessage } from '../contract/order';
+import { refundRecordSchema, type RefundMessage } from '../contract/refund';
 import { duplicateKey } from '../domain/json';
 import { sanitizeText } from '../domain/text';
 
-export type ParsedCommand = { ok: true; command: OrderMessage } | { ok: false; error: 'MalformedJson' | 'ValidationError'; reason: string };
+type Invalid = { ok: false; error: 'MalformedJson' | 'ValidationError'; reason: string };
+export type ParsedCommand = { ok: true; command: OrderMessage } | Invalid;
+/** An order command, or a refund (`"type": "refund"`). */
+export type ParsedRecord = ParsedCommand | { ok: true; refund: RefundMessage } | Invalid;
 
 /** A command record's value as the intake reads it (and a replay re-reads it): JSON with no key twice in one object, then the order contract. */
 export function parseOrderCommand(value: Buffer | null): ParsedCommand {
+  const parsed = parseCommandRecord(value);
+  return 'refund' in parsed ? { ok: false, error: 'ValidationError', reason: '/type: a refund, not an order' } : parsed;
+}
+
+/** Any record of orders.commands: a value with `"type": "refund"` is read as a refund, anything else as an order. */
+export function parseCommandRecord(value: Buffer | null): ParsedRecord {
   const text = value?.toString('utf8') ?? '';
   let json: unknown;
   try {
@@ -16,9 +26,21 @@ export function parseOrderCommand(value: Buffer | null): ParsedCommand {
   }
   const duplicate = duplicateKey(text);
   if (duplicate !== undefined) return { ok: false, error: 'MalformedJson', reason: `key ${JSON.stringify(duplicate)} appears twice in one object` };
-  const command = orderMessageSchema.safeParse(json);
-  if (!command.success) {
-    return { ok: false, error: 'ValidationError', reason: command.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; ') };
+  if (isRefund(json)) {
+    const refund = refundRecordSchema.safeParse(json);
+    if (!refund.success) return invalid(refund.error.issues);
+    const { type: _type, ...message } = refund.data;
+    return { ok: true, refund: message };
   }
+  const command = orderMessageSchema.safeParse(json);
+  if (!command.success) return invalid(command.error.issues);
   return { ok: true, command: command.data };
+}
+
+function isRefund(json: unknown): boolean {
+  return typeof json === 'object' && json !== null && !Array.isArray(json) && (json as { type?: unknown }).type === 'refund';
+}
+
+function invalid(issues: { path: PropertyKey[]; message: string }[]): Invalid {
+  return { ok: false, error: 'ValidationError', reason: issues.map((i) => `/${i.path.map(String).join('/')}: ${i.message}`).join('; ') };
 }

@@ -1,6 +1,10 @@
 import type { Client } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import type { OrderMessage } from '../contract/order';
+import type { RefundMessage } from '../contract/refund';
+import { refundFingerprint } from '../billing/refund-fingerprint';
+import { selectRefund } from '../db/refunds';
+import { RefundRefusedError, startRefund } from '../intake/start-refund';
 import { countReplayedDeadLetters, markDeadLetterReplayed, selectReplayableDeadLetters, type DeadLetterFilter, type SourceRecord } from '../db/dead-letters';
 import { isDatabaseUnavailable } from '../db/errors';
 import type { Pool } from '../db/pool';
@@ -9,7 +13,10 @@ import { sameContent } from '../intake/fingerprint';
 import { MessageConflictError, startOrder, TemporalUnavailableError } from '../intake/start-order';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { readRecords, recordId } from '../messaging/read-records';
-import { parseOrderCommand } from './parse-command';
+import { parseCommandRecord } from './parse-command';
+
+/** A dead-lettered record as the intake reads it: an order, or a refund. */
+export type ReplayCommand = { order: OrderMessage } | { refund: RefundMessage };
 
 /** What re-submitting the record would do now: start a saga, collapse onto the one its message ID started, or nothing. */
 export type ReplayVerdict =
@@ -45,11 +52,11 @@ export interface ReplayPlan {
 }
 
 /** Reads the dead-lettered records from their source partitions and judges each as the intake would now. Changes nothing. */
-export async function planReplay(deps: { pool: Pool; kafka: Kafka }, filter: DeadLetterFilter): Promise<ReplayPlan & { commands: Map<string, OrderMessage> }> {
+export async function planReplay(deps: { pool: Pool; kafka: Kafka }, filter: DeadLetterFilter): Promise<ReplayPlan & { commands: Map<string, ReplayCommand> }> {
   const rows = await selectReplayableDeadLetters(deps.pool, filter);
   const replayedBefore = await countReplayedDeadLetters(deps.pool, filter);
   const records = await readRecords(deps.kafka, rows);
-  const commands = new Map<string, OrderMessage>();
+  const commands = new Map<string, ReplayCommand>();
   const items: ReplayItem[] = [];
   for (const row of rows) {
     const dlqId = recordId(row);
@@ -69,12 +76,23 @@ export async function planReplay(deps: { pool: Pool; kafka: Kafka }, filter: Dea
       });
       continue;
     }
-    const parsed = parseOrderCommand(record.value);
+    const parsed = parseCommandRecord(record.value);
     if (!parsed.ok) {
       items.push({ ...base, messageId: null, verdict: { kind: 'invalid', error: parsed.error, reason: parsed.reason } });
       continue;
     }
-    commands.set(dlqId, parsed.command);
+    if ('refund' in parsed) {
+      commands.set(dlqId, { refund: parsed.refund });
+      const stored = await selectRefund(deps.pool, parsed.refund.refundId);
+      const verdict: ReplayVerdict = !stored
+        ? { kind: 'starts' }
+        : stored.fingerprint === refundFingerprint(parsed.refund)
+          ? { kind: 'started-before' }
+          : { kind: 'conflict', reason: `refund ${parsed.refund.refundId} was already requested with different content` };
+      items.push({ ...base, messageId: parsed.refund.refundId, verdict });
+      continue;
+    }
+    commands.set(dlqId, { order: parsed.command });
     const claimed = await selectProcessedMessage(deps.pool, parsed.command.messageId);
     const verdict: ReplayVerdict = !claimed
       ? { kind: 'starts' }
@@ -95,7 +113,7 @@ export async function planReplay(deps: { pool: Pool; kafka: Kafka }, filter: Dea
 export async function applyReplay(
   /** Temporal is reached only once there is something to start. */
   deps: { pool: Pool; client: () => Promise<Client>; taskQueue: string },
-  plan: ReplayPlan & { commands: Map<string, OrderMessage> },
+  plan: ReplayPlan & { commands: Map<string, ReplayCommand> },
 ): Promise<{ items: ReplayItem[]; interruptedBy?: Error }> {
   const items: ReplayItem[] = plan.items.map((item) => ({ ...item }));
   for (const item of items) {
@@ -106,12 +124,17 @@ export async function applyReplay(
     }
     const client = await deps.client();
     try {
-      const started = await startOrder({ client, pool: deps.pool, taskQueue: deps.taskQueue }, command, 'kafka');
+      const started =
+        'refund' in command
+          ? await startRefund({ client, pool: deps.pool, taskQueue: deps.taskQueue }, command.refund)
+          : await startOrder({ client, pool: deps.pool, taskQueue: deps.taskQueue }, command.order, 'kafka');
       const kind = started.duplicate ? 'duplicate' : 'started';
       await markDeadLetterReplayed(deps.pool, { ...item.source, outcome: kind, runId: started.runId });
       item.outcome = { kind, workflowId: started.workflowId, runId: started.runId };
     } catch (err) {
-      if (err instanceof MessageConflictError) item.outcome = { kind: 'conflict', reason: err.message };
+      if (err instanceof MessageConflictError || (err instanceof RefundRefusedError && err.type === 'RefundIdConflict')) {
+        item.outcome = { kind: 'conflict', reason: err.message };
+      } else if (err instanceof RefundRefusedError) item.outcome = { kind: 'refused', reason: `${err.type}: ${err.message}` };
       else if (err instanceof TemporalUnavailableError || isTemporalUnavailable(err) || isDatabaseUnavailable(err))
         return { items, interruptedBy: err instanceof Error ? err : new Error(String(err)) };
       else item.outcome = { kind: 'refused', reason: err instanceof Error ? err.message : String(err) };

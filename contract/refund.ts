@@ -15,5 +15,8 @@ export const refundCommandSchema = z.strictObject({ refundId: idSchema.optional(
 /** A refund as both producers hand it to the intake: the order and the refund ID are required. */
 export const refundMessageSchema = z.strictObject({ refundId: idSchema, orderId: messageIdSchema, ...refundFields });
 
+/** A refund on orders.commands: tagged, since an order command has no `type`. */
+export const refundRecordSchema = refundMessageSchema.extend({ type: z.literal('refund') });
+
 export type RefundCommand = z.infer<typeof refundCommandSchema>;
 export type RefundMessage = z.infer<typeof refundMessageSchema>;

@@ -10,6 +10,8 @@ import { OrderIntake, type IntakeOptions, type StartFn } from '../consumer/intak
 import { createPool } from '../db/pool';
 import { Admission, countBacklog } from '../intake/admission';
 import { startOrder, TemporalUnavailableError } from '../intake/start-order';
+import { startRefund } from '../intake/start-refund';
+import { refundWorkflowIdFor } from '../domain/refund';
 import { ensureTopics, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
 import { readToolchain, repoRoot, startKafka } from '../stack/servers';
@@ -196,6 +198,51 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('a refund command collapses with the REST one by refund ID; an invalid or refused refund goes to the DLQ with why', async () => {
+    const ids = uniqueIds('refund');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const deps = { client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue };
+    await startOrder(deps, orderFor(ids, ids.message), 'kafka');
+    await stack.result(ids.message);
+    const refund = (refundId: string, amountCents: unknown) => ({ type: 'refund', refundId, orderId: ids.message, amountCents });
+    const t = await freshTopics();
+    await produce(t.topic, [
+      refund(`${ids.tag}-r1`, 100),
+      refund(`${ids.tag}-r1`, 100),
+      refund(`${ids.tag}-r2`, 0),
+      refund(`${ids.tag}-r3`, 1_000_000),
+      refund(`${ids.tag}-r1`, 101),
+      { type: 'refund', refundId: `${ids.tag}-r4`, orderId: ids.message, amountCents: 1, currency: 'EUR' },
+    ]);
+    await runIntake(t, realStart, { startRefund: (request) => startRefund(deps, request) });
+    await until('every record to be committed', async () => (await committed(t)) === 6);
+    const dead = await readDeadLetters(t);
+    expect(dead.map((d) => [d.offset, d.error])).toEqual([
+      ['2', 'ValidationError'],
+      ['3', 'RefundRefused'],
+      ['4', 'RefundRefused'],
+      ['5', 'ValidationError'],
+    ]);
+    expect(dead[1]!.reason).toMatch(/^RefundExceedsPaid: /);
+    expect(dead[2]!.reason).toMatch(/^RefundIdConflict: /);
+    const ended = await stack.client.workflow.getHandle(refundWorkflowIdFor(`${ids.tag}-r1`)).result();
+    expect(ended).toMatchObject({ state: 'REFUNDED' });
+
+    const app = await buildApp(loadConfig({ DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue }), {
+      logger: false,
+    });
+    try {
+      const rest = await app.inject({ method: 'POST', url: `/orders/${ids.message}/refunds`, payload: { refundId: `${ids.tag}-r1`, amountCents: 100 } });
+      expect(rest.statusCode).toBe(200);
+      expect(rest.json()).toMatchObject({ duplicate: true, status: 'REFUNDED' });
+    } finally {
+      await app.close();
+    }
+    const { rows } = await stack.db.pool.query('select id from refunds where order_id = $1', [ids.message]);
+    expect(rows).toEqual([{ id: `${ids.tag}-r1` }]);
+    expect((await ledgerOf(stack.db.pool, ids.account)).filter((e) => e.kind === 'refund')).toHaveLength(1);
   });
 
   it('three deliveries of a message and a consumer restarted mid-batch: one order each, no offset committed past an unstarted message', async () => {

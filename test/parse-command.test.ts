@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { table } from '../cli/context';
-import { parseOrderCommand } from '../consumer/parse-command';
+import { parseCommandRecord, parseOrderCommand } from '../consumer/parse-command';
 
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -25,5 +25,34 @@ describe('a hostile command record never puts control characters into a reason o
     const printed = table(['ID', 'WHY'], [['orders.commands/2/26', 'still invalid: \x1b[2J\x1b[31mOK\u0000']]);
     for (const line of printed.split('\n')) expect(line).not.toMatch(CONTROL);
     expect(printed).toContain('still invalid: \ufffd[2J\ufffd[31mOK\ufffd');
+  });
+});
+
+describe('a record of orders.commands is an order or, tagged "type": "refund", a refund', () => {
+  const read = (value: object) => parseCommandRecord(Buffer.from(JSON.stringify(value)));
+
+  it('a refund record is read by the refund contract, without its tag', () => {
+    expect(read({ type: 'refund', refundId: 'r-1', orderId: 'o-1', amountCents: 250, reason: 'damaged' })).toEqual({
+      ok: true,
+      refund: { refundId: 'r-1', orderId: 'o-1', amountCents: 250, reason: 'damaged' },
+    });
+  });
+
+  it.each([
+    ['no amount', { type: 'refund', refundId: 'r-1', orderId: 'o-1' }, /amountCents/],
+    ['fractional cents', { type: 'refund', refundId: 'r-1', orderId: 'o-1', amountCents: 2.5 }, /amountCents/],
+    ['an order field on a refund', { type: 'refund', refundId: 'r-1', orderId: 'o-1', amountCents: 1, customerId: 'c' }, /customerId/],
+    ['another type', { type: 'refnd', messageId: 'm', customerId: 'c', items: [{ sku: 's', quantity: 1, unitPriceCents: 1 }] }, /type/],
+  ])('%s: a ValidationError naming the field', (_name, value, field) => {
+    const parsed = read(value);
+    expect(parsed).toMatchObject({ ok: false, error: 'ValidationError' });
+    if (!parsed.ok) expect(parsed.reason).toMatch(field);
+  });
+
+  it('the order reader refuses a refund rather than misread it', () => {
+    expect(parseOrderCommand(Buffer.from(JSON.stringify({ type: 'refund', refundId: 'r', orderId: 'o', amountCents: 1 })))).toMatchObject({
+      ok: false,
+      error: 'ValidationError',
+    });
   });
 });
