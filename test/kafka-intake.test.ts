@@ -12,6 +12,7 @@ import { Admission, countBacklog } from '../intake/admission';
 import { startOrder, TemporalUnavailableError } from '../intake/start-order';
 import { startRefund } from '../intake/start-refund';
 import { refundWorkflowIdFor } from '../domain/refund';
+import type { refundSaga } from '../workflows/refund-saga';
 import { ensureTopics, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
 import { readToolchain, repoRoot, startKafka } from '../stack/servers';
@@ -227,7 +228,7 @@ describe('Kafka intake on real Kafka, Temporal and PostgreSQL', () => {
     ]);
     expect(dead[1]!.reason).toMatch(/^RefundExceedsPaid: /);
     expect(dead[2]!.reason).toMatch(/^RefundIdConflict: /);
-    const ended = await stack.client.workflow.getHandle(refundWorkflowIdFor(`${ids.tag}-r1`)).result();
+    const ended = await stack.client.workflow.getHandle<typeof refundSaga>(refundWorkflowIdFor(`${ids.tag}-r1`)).result();
     expect(ended).toMatchObject({ state: 'REFUNDED' });
 
     const app = await buildApp(loadConfig({ DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue }), {
