@@ -6,7 +6,7 @@ import { Topics } from '../contract/topics';
 import { selectInventory, updateAvailableIfVersion } from '../db/inventory';
 import { selectLedgerEntryByKey } from '../db/ledger';
 import { LostRace, retryOnConflict } from '../db/optimistic-retry';
-import { selectOrder, selectOrderForUpdate, updateRefundedCents } from '../db/orders';
+import { selectOrder, selectOrderForUpdate, updateOrderRefunds, updateRestockedBy } from '../db/orders';
 import { insertOutboxEvent } from '../db/outbox';
 import { withTransaction, type Queryable } from '../db/pool';
 import { endRefund, insertRefund, selectRefundForUpdate, type RefundRow } from '../db/refunds';
@@ -26,29 +26,39 @@ export interface RefundInput {
   reason?: string;
 }
 
-/** What the claim stored: the order's figures at the moment this refund took its share of the cap. */
-interface Claim {
+/** What a refund's credit changed, so that its reversal undoes exactly that. */
+interface Credit {
   accountId: string;
-  amountCents: number;
-  totalCents: number;
-  refundedBeforeCents: number;
-  refundedAfterCents: number;
+  creditedCents: number;
+  rewardTakenBackCents: number;
 }
 
-async function claimOf(db: Queryable, refundId: string): Promise<Claim> {
-  const row = await selectStep(db, refundStepKey(refundId), 'claim');
-  // The kit runs a refund's steps after its claim only: anything else is a broken invariant, not a retry.
-  if (row?.state !== 'applied') throw new Error(`refund ${refundId} has no applied claim (${row?.state ?? 'none'})`);
-  return row.detail as unknown as Claim;
+const isStorableId = (id: string) => id.length >= 1 && id.length <= Limits.maxIdLength;
+
+/** A compensation that has to wait (for funds, for stock) is retried by its activity profile until it can run. */
+function waitFor(what: string, err: unknown): never {
+  if (err instanceof BusinessRuleError && (err.type === BusinessError.InsufficientFunds || err.type === BusinessError.DataError)) {
+    log.warn(`${what} must wait`, { reason: err.message });
+    throw new Error(`${what} must wait: ${err.message}`, { cause: err });
+  }
+  throw err;
 }
 
 export function createRefundActivities({ pool }: ActivityDeps) {
-  /** Takes the refund's share of what the order paid: the database's check, not only this read, keeps the sum within the total. */
-  async function claimRefund({ refundId, orderId, amountCents }: RefundInput): Promise<StepOutcome> {
-    if (!Number.isSafeInteger(amountCents) || amountCents <= 0) {
-      throw new BusinessRuleError(BusinessError.InvalidRefund, `refund amount must be whole cents > 0, got ${amountCents}`);
+  /**
+   * Claims the refund's share of what the order paid and credits it, less the cashback in proportion, in one
+   * transaction under the order's lock: the database's check keeps the refunded sum within the total whatever
+   * raced, and the customer can never spend the credit before the cashback is taken back.
+   */
+  async function creditRefund(input: RefundInput): Promise<StepOutcome> {
+    const { refundId, orderId, amountCents } = input;
+    if (!isStorableId(refundId) || !Number.isSafeInteger(amountCents) || amountCents <= 0 || amountCents > Limits.maxOrderTotalCents) {
+      throw new BusinessRuleError(
+        BusinessError.InvalidRefund,
+        `refund ${refundId.slice(0, 200)}: amount must be whole cents from 1 to ${Limits.maxOrderTotalCents}`,
+      );
     }
-    return applyStepOnce(pool, { orderId: refundStepKey(refundId), step: 'claim', what: 'refund claim' }, async (tx): Promise<Record<string, unknown>> => {
+    return applyStepOnce(pool, { orderId: refundStepKey(refundId), step: 'credit', what: 'refund credit' }, async (tx): Promise<Record<string, unknown>> => {
       const order = await selectOrderForUpdate(tx, orderId);
       if (!order) throw new BusinessRuleError(BusinessError.UnknownOrder, `no order ${orderId}`, { orderId });
       if (order.status !== 'CONFIRMED') {
@@ -56,6 +66,10 @@ export function createRefundActivities({ pool }: ActivityDeps) {
           orderId,
           status: order.status,
         });
+      }
+      const stored = (await selectRefundForUpdate(tx, refundId)) ?? (await recordRefund(tx, input));
+      if (stored && stored.fingerprint !== refundFingerprint(input)) {
+        throw new BusinessRuleError(BusinessError.RefundIdConflict, `refund ${refundId} was stored with other content than this saga's`, { refundId });
       }
       const refundedAfterCents = order.refunded_cents + amountCents;
       if (refundedAfterCents > order.total_cents) {
@@ -65,65 +79,49 @@ export function createRefundActivities({ pool }: ActivityDeps) {
           { orderId, totalCents: order.total_cents, refundedCents: order.refunded_cents, requestedCents: amountCents },
         );
       }
-      if (!(await updateRefundedCents(tx, { id: orderId, version: order.version, refundedCents: refundedAfterCents }))) throw new LostRace(orderId);
-      const claim: Claim = {
-        accountId: order.customer_id,
-        amountCents,
-        totalCents: order.total_cents,
-        refundedBeforeCents: order.refunded_cents,
-        refundedAfterCents,
-      };
-      return { ...claim };
-    });
-  }
-
-  async function releaseRefundClaim({ refundId, orderId }: RefundInput): Promise<CompensationOutcome> {
-    return compensateStepOnce(pool, { orderId: refundStepKey(refundId), step: 'claim' }, async (tx, detail) => {
-      const order = await selectOrderForUpdate(tx, orderId);
-      if (!order) throw new Error(`order ${orderId} vanished while refund ${refundId} held a claim`);
-      const refundedCents = order.refunded_cents - (detail as unknown as Claim).amountCents;
-      if (!(await updateRefundedCents(tx, { id: orderId, version: order.version, refundedCents }))) throw new LostRace(orderId);
-    });
-  }
-
-  /**
-   * The money back, less the order's cashback in proportion, as two ledger rows in one transaction: the
-   * customer can never have spent the credit before the cashback is taken back.
-   */
-  async function creditRefund({ refundId, orderId }: RefundInput): Promise<StepOutcome> {
-    return applyStepOnce(pool, { orderId: refundStepKey(refundId), step: 'credit', what: 'refund credit' }, async (tx) => {
-      const claim = await claimOf(tx, refundId);
-      await applyBalanceChange(tx, {
-        accountId: claim.accountId,
-        orderId,
-        kind: 'refund',
-        amountCents: claim.amountCents,
-        idempotencyKey: ledgerKeys.refundCredit(refundId),
-      });
       const reward = await selectLedgerEntryByKey(tx, ledgerKeys.reward(orderId));
       const rewardTakenBackCents = rewardShareCents({
         rewardCents: reward?.amount_cents ?? 0,
-        totalCents: claim.totalCents,
-        beforeCents: claim.refundedBeforeCents,
-        afterCents: claim.refundedAfterCents,
+        totalCents: order.total_cents,
+        refundedAfterCents,
+        takenBackCents: order.reward_taken_back_cents,
       });
+      const updated = await updateOrderRefunds(tx, {
+        id: orderId,
+        version: order.version,
+        refundedCents: refundedAfterCents,
+        rewardTakenBackCents: order.reward_taken_back_cents + rewardTakenBackCents,
+      });
+      if (!updated) throw new LostRace(orderId);
+      const accountId = order.customer_id;
+      await applyBalanceChange(tx, { accountId, orderId, kind: 'refund', amountCents, idempotencyKey: ledgerKeys.refundCredit(refundId) });
       if (rewardTakenBackCents > 0) {
         await applyBalanceChange(tx, {
-          accountId: claim.accountId,
+          accountId,
           orderId,
           kind: 'reward',
           amountCents: -rewardTakenBackCents,
           idempotencyKey: ledgerKeys.refundReward(refundId),
         });
       }
-      return { accountId: claim.accountId, creditedCents: claim.amountCents, rewardTakenBackCents };
+      const credit: Credit = { accountId, creditedCents: amountCents, rewardTakenBackCents };
+      return { ...credit };
     });
   }
 
-  /** Refused (and retried) only if the customer has since spent the credit: a compensation that must wait for funds. */
+  /** Gives back the order's share and takes the credit back; waits (retried) while the customer has spent it. */
   async function reverseRefundCredit({ refundId, orderId }: RefundInput): Promise<CompensationOutcome> {
     return compensateStepOnce(pool, { orderId: refundStepKey(refundId), step: 'credit' }, async (tx, detail) => {
-      const { accountId, creditedCents, rewardTakenBackCents } = detail as { accountId: string; creditedCents: number; rewardTakenBackCents: number };
+      const { accountId, creditedCents, rewardTakenBackCents } = detail as unknown as Credit;
+      const order = await selectOrderForUpdate(tx, orderId);
+      if (!order) throw new Error(`order ${orderId} vanished while refund ${refundId} held a credit`);
+      const updated = await updateOrderRefunds(tx, {
+        id: orderId,
+        version: order.version,
+        refundedCents: order.refunded_cents - creditedCents,
+        rewardTakenBackCents: order.reward_taken_back_cents - rewardTakenBackCents,
+      });
+      if (!updated) throw new LostRace(orderId);
       if (rewardTakenBackCents > 0) {
         await applyBalanceChange(tx, {
           accountId,
@@ -140,25 +138,31 @@ export function createRefundActivities({ pool }: ActivityDeps) {
         amountCents: -creditedCents,
         idempotencyKey: ledgerKeys.refundCreditReversed(refundId),
       });
-    });
+    }).catch((err: unknown) => waitFor(`reversing refund ${refundId}`, err));
   }
 
-  /** A refund that brings the order to fully refunded puts its goods back on sale; a partial one returns none. */
+  /** The refund that finds the order refunded in full puts its goods back on sale, once per order; any other returns none. */
   async function restockRefund({ refundId, orderId }: RefundInput): Promise<StepOutcome> {
     return applyStepOnce(pool, { orderId: refundStepKey(refundId), step: 'restock', what: 'refund restock' }, async (tx) => {
-      const claim = await claimOf(tx, refundId);
-      if (claim.refundedAfterCents < claim.totalCents) return { quantities: {} };
-      const reserved = await selectStep(tx, orderId, 'reserve');
-      const quantities = (reserved?.detail.quantities ?? {}) as Record<string, number>;
+      const order = await selectOrderForUpdate(tx, orderId);
+      if (!order || order.refunded_cents < order.total_cents || order.restocked_by !== null) return { quantities: {} };
+      const quantities = ((await selectStep(tx, orderId, 'reserve'))?.detail.quantities ?? {}) as Record<string, number>;
       await changeStock(tx, quantities, +1);
+      if (!(await updateRestockedBy(tx, { id: orderId, version: order.version, restockedBy: refundId }))) throw new LostRace(orderId);
       return { quantities };
     });
   }
 
-  async function unstockRefund({ refundId }: RefundInput): Promise<CompensationOutcome> {
+  /** Takes back a restock this refund made; waits (retried) while the goods are sold again. */
+  async function unstockRefund({ refundId, orderId }: RefundInput): Promise<CompensationOutcome> {
     return compensateStepOnce(pool, { orderId: refundStepKey(refundId), step: 'restock' }, async (tx, detail) => {
-      await changeStock(tx, (detail.quantities ?? {}) as Record<string, number>, -1);
-    });
+      const quantities = (detail.quantities ?? {}) as Record<string, number>;
+      if (Object.keys(quantities).length === 0) return;
+      const order = await selectOrderForUpdate(tx, orderId);
+      if (!order || order.restocked_by !== refundId) return;
+      await changeStock(tx, quantities, -1);
+      if (!(await updateRestockedBy(tx, { id: orderId, version: order.version, restockedBy: null }))) throw new LostRace(orderId);
+    }).catch((err: unknown) => waitFor(`taking back the restock of refund ${refundId}`, err));
   }
 
   async function changeStock(tx: Queryable, quantities: Record<string, number>, sign: 1 | -1): Promise<void> {
@@ -182,6 +186,10 @@ export function createRefundActivities({ pool }: ActivityDeps) {
         const refund = (await selectRefundForUpdate(tx, input.refundId)) ?? (await recordRefund(tx, input));
         // A refund of no order, or of no storable amount, was never recorded: its saga's result is all there is.
         if (!refund) return { status };
+        if (refund.fingerprint !== refundFingerprint(input)) {
+          log.warn('refund stored with other content than its saga; left as it is', { refundId: input.refundId });
+          return { status };
+        }
         if (refund.status !== 'PENDING') {
           if (refund.status !== status) throw new Error(`refund ${input.refundId} is already ${refund.status}, cannot become ${status}`);
           return { status };
@@ -204,17 +212,13 @@ export function createRefundActivities({ pool }: ActivityDeps) {
     return outcome;
   }
 
-  return { claimRefund, releaseRefundClaim, creditRefund, reverseRefundCredit, restockRefund, unstockRefund, checkRefundStep, completeRefund, rejectRefund };
+  return { creditRefund, reverseRefundCredit, restockRefund, unstockRefund, checkRefundStep, completeRefund, rejectRefund };
 }
 
 /** The intake's row, for a refund whose saga was started some other way; undefined when it cannot be stored. */
 async function recordRefund(tx: Queryable, input: RefundInput): Promise<RefundRow | undefined> {
   const storable =
-    input.refundId.length >= 1 &&
-    input.refundId.length <= Limits.maxIdLength &&
-    Number.isSafeInteger(input.amountCents) &&
-    input.amountCents > 0 &&
-    input.amountCents <= Limits.maxOrderTotalCents;
+    isStorableId(input.refundId) && Number.isSafeInteger(input.amountCents) && input.amountCents > 0 && input.amountCents <= Limits.maxOrderTotalCents;
   if (!storable || !(await selectOrder(tx, input.orderId))) return undefined;
   const reason = input.reason === undefined ? undefined : sanitizeText(input.reason, Limits.maxReasonLength);
   await insertRefund(tx, { id: input.refundId, orderId: input.orderId, amountCents: input.amountCents, reason, fingerprint: refundFingerprint(input) });

@@ -100,7 +100,8 @@ const storedOrder = z.object({
   reviewReason: z.string().nullable(),
   resolution: z.object({ resolvedBy: z.string(), note: z.string(), resolvedAt: timestamp }).optional().describe("an operator's resolution of its review"),
   refundedCents: int.describe('what its refunds have claimed so far; never more than totalCents'),
-  refunds: z.array(refundView),
+  refunds: z.array(refundView).describe('its newest 100 refunds, oldest first'),
+  refundCount: int.describe('how many refunds it has in all'),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

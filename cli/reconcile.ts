@@ -42,7 +42,7 @@ export interface ReconcileReport {
   checks: Check[];
   /** Open orders and accepted messages cross-checked with Temporal (bounded by pendingLimit). */
   crossChecked: number;
-  notices: { unresolvedClaims: unknown[] };
+  notices: { unresolvedClaims: unknown[]; pendingRefunds: unknown[] };
 }
 
 export interface ReconcileOptions {
@@ -70,7 +70,9 @@ export async function reconcile({ pool, client, limit = 100, pendingLimit = 1_00
       { name: 'cancelled-stock', invariant: 'a cancelled order holds no stock', violations: snapshot.cancelledStock },
       { name: 'stock', invariant: 'provisioned = available + reserved by orders', violations: snapshot.stock },
       { name: 'events', invariant: 'one outgoing event per ended order, none before', violations: snapshot.events },
-      { name: 'refunded', invariant: 'refunded cents = standing refund claims (never past what was paid)', violations: snapshot.refunded },
+      { name: 'refunded', invariant: 'refunded cents = standing refund credits (never past what was paid)', violations: snapshot.refunded },
+      { name: 'refund-cashback', invariant: 'cashback taken back = its ledger rows, within what was paid', violations: snapshot.cashback },
+      { name: 'refund-restock', invariant: "an order's goods restocked at most once", violations: snapshot.restock },
       { name: 'refunds', invariant: 'every ended refund has its money and one event', violations: snapshot.refunds },
     ];
     if (closed) {
@@ -87,7 +89,7 @@ export async function reconcile({ pool, client, limit = 100, pendingLimit = 1_00
       ok: checks.every((c) => c.violations.length === 0),
       checks,
       crossChecked: closed ? snapshot.pending.length + snapshot.acceptedWithoutOrder.length : 0,
-      notices: { unresolvedClaims: snapshot.unresolved },
+      notices: { unresolvedClaims: snapshot.unresolved, pendingRefunds: snapshot.pendingRefunds },
     };
   } catch (err) {
     await db.query('rollback').catch(() => undefined);
@@ -106,7 +108,10 @@ async function readSnapshot(db: Queryable, limit: number, pendingLimit: number) 
     stock: await q.selectStockMismatches(db, limit),
     events: await q.selectEventCountMismatches(db, limit),
     refunded: await q.selectRefundedCentsMismatches(db, limit),
+    cashback: await q.selectRewardTakeBackMismatches(db, limit),
+    restock: await q.selectRestockMismatches(db, limit),
     refunds: await q.selectRefundEffectMismatches(db, limit),
+    pendingRefunds: await q.selectPendingRefunds(db, 600, limit),
     pending: await q.selectPendingOrders(db, pendingLimit),
     acceptedWithoutOrder: await q.selectAcceptedWithoutOrder(db, pendingLimit),
     unresolved: await q.selectUnresolvedClaims(db, 600, limit),
@@ -145,6 +150,11 @@ export function formatReport(report: ReconcileReport): string {
   if (report.notices.unresolvedClaims.length) {
     lines.push(
       `  notice: ${report.notices.unresolvedClaims.length} message claim(s) unresolved for over 10 minutes (a 503 answered; the producer may still retry)`,
+    );
+  }
+  if (report.notices.pendingRefunds.length) {
+    lines.push(
+      `  notice: ${report.notices.pendingRefunds.length} refund(s) PENDING for over 10 minutes (never started after a 503, or a saga waiting on a step or a compensation)`,
     );
   }
   return [`reconcile: ${report.ok ? 'every invariant holds' : 'VIOLATIONS FOUND'}`, ...lines].join('\n');

@@ -6,8 +6,12 @@ export interface OrderRow {
   customer_id: string;
   items: OrderItem[];
   total_cents: number;
-  /** What refunds have claimed; the database keeps it within total_cents. */
+  /** What refunds have credited; the database keeps it within total_cents. */
   refunded_cents: number;
+  /** The cashback refunds took back, in proportion to what they refunded. */
+  reward_taken_back_cents: number;
+  /** The refund that put the order's goods back on sale, once it was refunded in full. */
+  restocked_by: string | null;
   status: OrderStatus;
   confirmation: ConfirmationMode;
   confirmation_decision: ConfirmationDecision | null;
@@ -67,12 +71,23 @@ export async function recordConfirmationDecision(
   return rows[0]?.confirmation_decision;
 }
 
-/** Optimistic lock; PostgreSQL's check refuses a sum past the order's total (SQLSTATE 23514). */
-export async function updateRefundedCents(db: Queryable, u: { id: string; version: number; refundedCents: number }): Promise<boolean> {
-  const { rowCount } = await db.query(`update orders set refunded_cents = $3, version = version + 1, updated_at = now() where id = $1 and version = $2`, [
+/** Optimistic lock; PostgreSQL's check refuses a refunded sum past the order's total (SQLSTATE 23514). */
+export async function updateOrderRefunds(
+  db: Queryable,
+  u: { id: string; version: number; refundedCents: number; rewardTakenBackCents: number },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update orders set refunded_cents = $3, reward_taken_back_cents = $4, version = version + 1, updated_at = now() where id = $1 and version = $2`,
+    [u.id, u.version, u.refundedCents, u.rewardTakenBackCents],
+  );
+  return rowCount === 1;
+}
+
+export async function updateRestockedBy(db: Queryable, u: { id: string; version: number; restockedBy: string | null }): Promise<boolean> {
+  const { rowCount } = await db.query(`update orders set restocked_by = $3, version = version + 1, updated_at = now() where id = $1 and version = $2`, [
     u.id,
     u.version,
-    u.refundedCents,
+    u.restockedBy,
   ]);
   return rowCount === 1;
 }

@@ -63,7 +63,7 @@ export async function selectStockMismatches(db: Queryable, limit: number) {
 export async function selectEventCountMismatches(db: Queryable, limit: number) {
   const { rows } = await db.query<{ order_id: string; status: string; events: number }>(
     `select o.id as order_id, o.status, count(e.event_id)::int as events
-       from orders o left join outbox e on e.order_id = o.id and e.refund_id is null
+       from orders o left join outbox e on e.order_id = o.id
       group by o.id, o.status
      having count(e.event_id) <> case when o.status = 'PENDING' then 0 else 1 end
       order by o.id limit $1`,
@@ -102,13 +102,13 @@ export async function selectUnresolvedClaims(db: Queryable, olderThanSeconds: nu
   return rows;
 }
 
-/** An order's refunded_cents is the sum of the refunds whose claim stands (applied, not released). */
+/** An order's refunded_cents is the sum of the refunds whose credit stands (applied, not reversed). */
 export async function selectRefundedCentsMismatches(db: Queryable, limit: number) {
-  const { rows } = await db.query<{ order_id: string; refunded_cents: number; claimed_cents: number }>(
-    `select o.id as order_id, o.refunded_cents, coalesce(sum(r.amount_cents), 0)::bigint as claimed_cents
+  const { rows } = await db.query<{ order_id: string; refunded_cents: number; credited_cents: number }>(
+    `select o.id as order_id, o.refunded_cents, coalesce(sum(r.amount_cents), 0)::bigint as credited_cents
        from orders o
        left join refunds r on r.order_id = o.id
-        and exists (select 1 from saga_steps s where s.order_id = 'refund:' || r.id and s.step = 'claim' and s.state = 'applied')
+        and exists (select 1 from saga_steps s where s.order_id = 'refund/' || r.id and s.step = 'credit' and s.state = 'applied')
       group by o.id
      having o.refunded_cents <> coalesce(sum(r.amount_cents), 0)
       order by o.id limit $1`,
@@ -117,15 +117,48 @@ export async function selectRefundedCentsMismatches(db: Queryable, limit: number
   return rows;
 }
 
+/** The cashback refunds took back is what the ledger says they took, and never more than the order paid out. */
+export async function selectRewardTakeBackMismatches(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ order_id: string; reward_taken_back_cents: number; ledger_taken_back_cents: number; reward_cents: number }>(
+    `select * from (
+       select o.id as order_id, o.reward_taken_back_cents,
+              coalesce(-sum(l.amount_cents) filter (where l.idempotency_key <> 'order:' || o.id || ':reward'), 0)::bigint as ledger_taken_back_cents,
+              coalesce(sum(l.amount_cents) filter (where l.idempotency_key = 'order:' || o.id || ':reward'), 0)::bigint as reward_cents
+         from orders o left join ledger l on l.order_id = o.id and l.kind = 'reward'
+        group by o.id) x
+      where reward_taken_back_cents <> ledger_taken_back_cents or reward_taken_back_cents > reward_cents
+      order by order_id limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+/** An order's goods came back at most once, by the refund orders.restocked_by names. */
+export async function selectRestockMismatches(db: Queryable, limit: number) {
+  const { rows } = await db.query<{ order_id: string; restocked_by: string | null; restocked_by_steps: string[] }>(
+    `select * from (
+       select o.id as order_id, o.restocked_by,
+              coalesce(array_agg(r.id order by r.id) filter (where s.state = 'applied' and s.detail -> 'quantities' <> '{}'::jsonb), '{}') as restocked_by_steps
+         from orders o
+         join refunds r on r.order_id = o.id
+         left join saga_steps s on s.order_id = 'refund/' || r.id and s.step = 'restock'
+        group by o.id, o.restocked_by) x
+      where restocked_by_steps <> case when restocked_by is null then '{}'::text[] else array[restocked_by] end
+      order by order_id limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
 /**
- * A REFUNDED refund has its claim, its credit row and one event; a REJECTED one has one event, no standing
- * claim and no net money; a PENDING one no event yet.
+ * A REFUNDED refund has its credit and one event; a REJECTED one has one event and no net money; a PENDING
+ * one no event yet.
  */
 export async function selectRefundEffectMismatches(db: Queryable, limit: number) {
-  const { rows } = await db.query<{ refund_id: string; status: string; claimed: boolean; credits: number; net_cents: number; events: number }>(
+  const { rows } = await db.query<{ refund_id: string; status: string; credited: boolean; credits: number; net_cents: number; events: number }>(
     `select * from (
        select r.id as refund_id, r.status,
-              exists (select 1 from saga_steps s where s.order_id = 'refund:' || r.id and s.step = 'claim' and s.state = 'applied') as claimed,
+              exists (select 1 from saga_steps s where s.order_id = 'refund/' || r.id and s.step = 'credit' and s.state = 'applied') as credited,
               (select count(*) from ledger l where l.idempotency_key = 'refund:' || r.id || ':credit')::int as credits,
               (select coalesce(sum(l.amount_cents), 0) from ledger l
                 where l.idempotency_key in ('refund:' || r.id || ':credit', 'refund:' || r.id || ':reward',
@@ -133,12 +166,23 @@ export async function selectRefundEffectMismatches(db: Queryable, limit: number)
               (select count(*) from outbox e where e.refund_id = r.id)::int as events
          from refunds r) x
       where case status
-              when 'REFUNDED' then not (claimed and credits = 1 and events = 1)
-              when 'REJECTED' then not (not claimed and net_cents = 0 and events = 1)
+              when 'REFUNDED' then not (credited and credits = 1 and events = 1)
+              when 'REJECTED' then not (not credited and net_cents = 0 and events = 1)
               else events <> 0
             end
       order by refund_id limit $1`,
     [limit],
+  );
+  return rows;
+}
+
+/** Refunds stored but never started (a 503 answered, the client did not retry) or still running after `olderThanSeconds`. */
+export async function selectPendingRefunds(db: Queryable, olderThanSeconds: number, limit: number) {
+  const { rows } = await db.query<{ refund_id: string; order_id: string; started: boolean; created_at: Date }>(
+    `select id as refund_id, order_id, run_id is not null as started, created_at from refunds
+      where status = 'PENDING' and created_at < now() - make_interval(secs => $1)
+      order by created_at limit $2`,
+    [olderThanSeconds, limit],
   );
   return rows;
 }

@@ -9,6 +9,7 @@ export interface RefundRow {
   fingerprint: string;
   status: RefundStatus;
   reject_reason: string | null;
+  run_id: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -35,18 +36,33 @@ export async function selectRefundForUpdate(db: Queryable, id: string): Promise<
   return rows[0];
 }
 
-export async function selectRefundsOfOrder(db: Queryable, orderId: string): Promise<RefundRow[]> {
-  const { rows } = await db.query<RefundRow>('select * from refunds where order_id = $1 order by created_at, id', [orderId]);
-  return rows;
+/** The newest `limit` refunds of the order, oldest first, and how many it has in all. */
+export async function selectRecentRefundsOfOrder(db: Queryable, orderId: string, limit: number): Promise<{ refunds: RefundRow[]; total: number }> {
+  const { rows } = await db.query<RefundRow & { total: string }>(
+    `select * from (select *, count(*) over () as total from refunds where order_id = $1 order by created_at desc, id desc limit $2) r
+      order by created_at, id`,
+    [orderId, limit],
+  );
+  return { refunds: rows.map(({ total: _total, ...row }) => row), total: rows.length ? Number(rows[0]!.total) : 0 };
 }
 
-/** What the order's refunds not rejected ask for in all: a new refund must fit beside them. */
-export async function selectRequestedRefundCents(db: Queryable, orderId: string): Promise<number> {
+/**
+ * What the order's live refunds ask for in all: refunded, started, or stored within `leaseSeconds` (its start
+ * may still be on its way). A row whose start never came back past its lease holds no share of the cap.
+ */
+export async function selectRequestedRefundCents(db: Queryable, orderId: string, leaseSeconds: number): Promise<number> {
   const { rows } = await db.query<{ cents: string }>(
-    `select coalesce(sum(amount_cents), 0) as cents from refunds where order_id = $1 and status <> 'REJECTED'`,
-    [orderId],
+    `select coalesce(sum(amount_cents), 0) as cents from refunds
+      where order_id = $1
+        and (status = 'REFUNDED' or (status = 'PENDING' and (run_id is not null or created_at > now() - make_interval(secs => $2))))`,
+    [orderId, leaseSeconds],
   );
   return Number(rows[0]!.cents);
+}
+
+/** Temporal acknowledged the refund's start. */
+export async function markRefundStarted(db: Queryable, s: { id: string; runId: string }): Promise<void> {
+  await db.query('update refunds set run_id = $2 where id = $1 and run_id is null', [s.id, s.runId]);
 }
 
 /** Ends a pending refund; an ended one keeps its end. Returns whether this call ended it. */

@@ -18,6 +18,8 @@ export const BusinessError = {
   OrderNotRefundable: 'OrderNotRefundable',
   /** The refund would take what the order's refunds return past what it paid. */
   RefundExceedsPaid: 'RefundExceedsPaid',
+  /** A refund's saga does not match the refund stored under its ID. */
+  RefundIdConflict: 'RefundIdConflict',
   /** A balance change would take the account past Limits.maxBalanceCents. */
   BalanceLimitExceeded: 'BalanceLimitExceeded',
   /** An idempotency key came back with other content (another account, kind or amount). */

@@ -6,7 +6,7 @@ import { RefundStatusKey, type RefundSagaInput } from '../contract/refund-saga';
 import { NeedsReviewKey, OrderIdKey } from '../contract/search-attributes';
 import { selectOrderForUpdate } from '../db/orders';
 import { withTransaction, type Pool } from '../db/pool';
-import { insertRefund, selectRefund, selectRequestedRefundCents, type RefundRow } from '../db/refunds';
+import { insertRefund, markRefundStarted, selectRefund, selectRequestedRefundCents, type RefundRow } from '../db/refunds';
 import { formatCents } from '../domain/order-summary';
 import { refundWorkflowIdFor } from '../domain/refund';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
@@ -14,6 +14,8 @@ import { refundSaga } from '../workflows/refund-saga';
 import { TemporalUnavailableError } from './start-order';
 
 const START_DEADLINE_MS = 5_000;
+/** A stored refund whose start has not come back holds its share of the cap this long (its start's deadlines and more). */
+const START_LEASE_SECONDS = 15;
 
 export type RefundRefusal = 'OrderNotFound' | 'OrderNotRefundable' | 'RefundExceedsPaid' | 'RefundIdConflict';
 
@@ -50,7 +52,10 @@ export async function startRefund(deps: { client: Client; pool: Pool; taskQueue:
     throw new RefundRefusedError('RefundIdConflict', `refund ${request.refundId} was already requested with different content`, { refundId: request.refundId });
   }
   const runId = await start(deps, toRefundSagaInput(request));
-  return { refund, workflowId: refundWorkflowIdFor(request.refundId), runId, duplicate: !created };
+  if (!refund.run_id) await markRefundStarted(deps.pool, { id: refund.id, runId });
+  // A copy of a refund whose start never came back (past its lease) is the one that starts it: accepted, not a duplicate.
+  const stale = refund.run_id === null && Date.now() - refund.created_at.getTime() > START_LEASE_SECONDS * 1_000;
+  return { refund, workflowId: refundWorkflowIdFor(request.refundId), runId, duplicate: !created && !stale };
 }
 
 async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: string): Promise<{ refund: RefundRow; created: boolean }> {
@@ -66,7 +71,7 @@ async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: str
         status: order.status,
       });
     }
-    const requestedCents = await selectRequestedRefundCents(tx, order.id);
+    const requestedCents = await selectRequestedRefundCents(tx, order.id, START_LEASE_SECONDS);
     if (requestedCents + request.amountCents > order.total_cents) {
       throw new RefundRefusedError(
         'RefundExceedsPaid',

@@ -1,5 +1,6 @@
 -- Refunds of confirmed orders. The refund ID is the idempotency key; the row is written before its saga
--- starts and says what was asked for (fingerprint), so a copy with other content is refused.
+-- starts and says what was asked for (fingerprint), so a copy with other content is refused. run_id is set
+-- once Temporal has acknowledged the start: a row without one past its lease never counts against the cap.
 create table refunds (
   id            text primary key check (char_length(id) between 1 and 128),
   order_id      text not null references orders (id),
@@ -8,18 +9,21 @@ create table refunds (
   fingerprint   text not null,
   status        text not null default 'PENDING' check (status in ('PENDING', 'REFUNDED', 'REJECTED')),
   reject_reason text,
+  run_id        text,
   created_at    timestamptz not null default now(),
   updated_at    timestamptz not null default now()
 );
 create index refunds_order_idx on refunds (order_id, created_at);
 
--- The cap the database enforces: what a refund's saga has claimed never passes what the order took.
+-- What the order's refunds have taken, kept by the refund saga's credit step under the order's lock: the
+-- database refuses a sum past the total, and the goods come back once (restocked_by names the refund).
 alter table orders
   add column refunded_cents bigint not null default 0,
-  add constraint orders_refunded_within_total check (refunded_cents between 0 and total_cents);
+  add column reward_taken_back_cents bigint not null default 0,
+  add column restocked_by text,
+  add constraint orders_refunded_within_total check (refunded_cents between 0 and total_cents),
+  add constraint orders_reward_taken_back_bounded check (reward_taken_back_cents >= 0);
 
--- One terminal event per order and one per refund.
+-- A refund's event is keyed 'refund/<refund ID>' in order_id, which no order ID can be ('/' is refused), so
+-- the one-event-per-order constraint that earlier builds rely on (on conflict (order_id)) stays as it is.
 alter table outbox add column refund_id text references refunds (id);
-alter table outbox drop constraint outbox_order_id_key;
-create unique index outbox_order_event on outbox (order_id) where refund_id is null;
-create unique index outbox_refund_event on outbox (refund_id) where refund_id is not null;

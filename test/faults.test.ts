@@ -18,7 +18,7 @@ type Answer = { status: number; retryAfter: string | null; body: Record<string, 
  * them) against a PostgreSQL and a Temporal dev server that this file owns, so it can restart, stop and
  * freeze them without disturbing other test files.
  */
-describe('process faults: PostgreSQL restart, Temporal down, a frozen worker', () => {
+describe('process faults: PostgreSQL restart, Temporal down, a frozen worker, a worker killed mid-refund', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'faults-'));
   chmodSync(dir, 0o755);
   let pgPort: number;
@@ -262,6 +262,60 @@ describe('process faults: PostgreSQL restart, Temporal down, a frozen worker', (
     }
     expect([200, 202]).toContain((await call('POST', `/orders/${id}/cancel`, { reason: 'test over' })).status);
     await until('the order cancelled', async () => (await orderStatus(id)) === 'CANCELLED', 60_000);
+    await assertInvariants(pool);
+  });
+
+  it('a worker killed -9 mid-refund: another worker finishes it; one credit, one restock, one event', { timeout: 180_000 }, async () => {
+    const account = `rk-${randomUUID().slice(0, 8)}`;
+    const sku = `rk-sku-${randomUUID().slice(0, 8)}`;
+    await seed(pool, { account: [account, 1_000_000], skus: [[sku, 10]] });
+    const orderId = `rk-${randomUUID().slice(0, 6)}`;
+    await until('the API takes orders again', async () => (await call('GET', '/readyz')).status === 200);
+    expect(
+      (await call('POST', '/orders', { customerId: account, items: [{ sku, quantity: 2, unitPriceCents: 500 }] }, { 'idempotency-key': orderId })).status,
+    ).toBe(202);
+    await until('the order confirmed', async () => (await orderStatus(orderId)) === 'CONFIRMED', 60_000);
+
+    // The refund's restock holds its transaction open, so the kill lands inside it.
+    const refundId = `${orderId}-r`;
+    const slow = `slow_${randomUUID().replaceAll('-', '')}`;
+    await pool.query(`create function ${slow}() returns trigger language plpgsql as $$
+      begin if new.order_id = 'refund/${refundId}' and new.step = 'restock' then perform pg_sleep(3); end if; return new; end $$`);
+    await pool.query(`create trigger ${slow} before insert on saga_steps for each row execute function ${slow}()`);
+    try {
+      expect((await call('POST', `/orders/${orderId}/refunds`, { refundId, amountCents: 1_000 })).status).toBe(202);
+      await until('the credit applied and the restock under way', async () => {
+        const { rows } = await pool.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where query like '%insert into saga_steps%' and state = 'active' and wait_event = 'PgSleep'`,
+        );
+        return rows[0]!.n > 0;
+      });
+      worker.child.kill('SIGKILL');
+      await until('the worker gone', () => Promise.resolve(!alive(worker)));
+      worker = app('worker', 'worker/main.ts', {});
+      await until(
+        'the refund refunded by the new worker',
+        async () => (await call('GET', `/orders/${orderId}/refunds/${refundId}`)).body.status === 'REFUNDED',
+        120_000,
+      );
+    } finally {
+      await pool.query(`drop trigger if exists ${slow} on saga_steps`);
+      await pool.query(`drop function if exists ${slow}()`);
+    }
+    const { rows: ledger } = await pool.query<{ kind: string; amount_cents: number }>(
+      'select kind, amount_cents from ledger where account_id = $1 order by id',
+      [account],
+    );
+    expect(ledger.map((l) => [l.kind, l.amount_cents])).toEqual([
+      ['debit', -1_000],
+      ['reward', 10],
+      ['refund', 1_000],
+      ['reward', -10],
+    ]);
+    const { rows: stock } = await pool.query<{ available: number }>('select available from inventory where sku = $1', [sku]);
+    expect(stock[0]!.available).toBe(10);
+    const { rows: events } = await pool.query<{ event_type: string }>('select event_type from outbox where refund_id = $1', [refundId]);
+    expect(events.map((e) => e.event_type)).toEqual(['refund.completed']);
     await assertInvariants(pool);
   });
 });

@@ -106,6 +106,7 @@ describe('response schemas send every answer shape whole', () => {
     reviewReason: null,
     refundedCents: 0,
     refunds: [] as unknown[],
+    refundCount: 0,
     createdAt: new Date(0).toISOString(),
     updatedAt: new Date(0).toISOString(),
   };
@@ -124,7 +125,7 @@ describe('response schemas send every answer shape whole', () => {
     ['from the workflow, with the row', { ...row, saga, source: 'workflow' }],
     ['from the workflow, before the row', { orderId: 'o-1', status: 'PENDING', saga, source: 'workflow' }],
     ['from the database', { ...row, status: 'CANCELLED', cancelReason: 'changed my mind', source: 'database' }],
-    ['from the database, refunded in part', { ...row, status: 'CONFIRMED', refundedCents: 1_000, refunds: [refund], source: 'database' }],
+    ['from the database, refunded in part', { ...row, status: 'CONFIRMED', refundedCents: 1_000, refunds: [refund], refundCount: 1, source: 'database' }],
     ['from the database, Temporal silent', { ...row, source: 'database', workflowUnreachable: true }],
     ['accepted, nothing stored yet, Temporal silent', { orderId: 'o-1', status: 'PENDING', source: 'database', workflowUnreachable: true }],
   ])('GET /orders/:orderId %s', (_name, answer) => {

@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app';
 import { loadConfig } from '../config';
-import type { RefundSagaStatus } from '../contract/refund-saga';
+import { refundStatusQuery, type RefundSagaStatus } from '../contract/refund-saga';
+import { refundFingerprint } from '../billing/refund-fingerprint';
 import { refundWorkflowIdFor } from '../domain/refund';
 import { refundSaga } from '../workflows/refund-saga';
 import type { TestDatabase } from './helpers/database';
+import { recordHistory, refundHistoriesDir } from './helpers/histories';
 import { assertInvariants } from './helpers/invariants';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { availableOf, balanceOf, ledgerOf, seed, uniqueIds } from './helpers/seed';
@@ -31,6 +34,11 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     app.inject({ method: 'POST', url, payload: payload as object, headers });
   const get = (url: string) => app.inject({ method: 'GET', url });
   const refundResult = (refundId: string) => stack.client.workflow.getHandle<typeof refundSaga>(refundWorkflowIdFor(refundId)).result();
+  /** `RECORD_HISTORIES=1` keeps the history as a replay fixture (test/replay.test.ts). */
+  const keep = async (name: string, refundId: string) => {
+    if (process.env.RECORD_HISTORIES)
+      recordHistory(name, await stack.client.workflow.getHandle(refundWorkflowIdFor(refundId)).fetchHistory(), refundHistoriesDir);
+  };
 
   /** A confirmed order of `quantity` units at `unitPriceCents`, paid from an account opened with `opening`. */
   async function confirmedOrder(prefix: string, { quantity = 2, unitPriceCents = 5_000, opening = 1_000_000 } = {}) {
@@ -52,7 +60,8 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     expect(accepted.json()).toMatchObject({ refundId, orderId: order.orderId, amountCents: order.totalCents, status: 'PENDING', duplicate: false });
 
     const result = await refundResult(refundId);
-    expect(result).toMatchObject({ state: 'REFUNDED', stepsApplied: ['claim', 'credit', 'restock'], compensationsDone: [] });
+    expect(result).toMatchObject({ state: 'REFUNDED', stepsApplied: ['credit', 'restock'], compensationsDone: [] });
+    await keep('refund-full', refundId);
     // Debit 10,000, cashback +100, refund +10,000, cashback taken back −100.
     expect(await balanceOf(db.pool, order.account)).toBe(order.opening);
     expect((await ledgerOf(db.pool, order.account)).map((e) => [e.kind, e.amount_cents])).toEqual([
@@ -102,6 +111,7 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
       const refundId = `${order.tag}-p${n}`;
       expect((await post(`/orders/${order.orderId}/refunds`, { refundId, amountCents })).statusCode).toBe(202);
       expect(await refundResult(refundId)).toMatchObject({ state: 'REFUNDED' });
+      if (n === 0) await keep('refund-partial', refundId);
       expect(await availableOf(db.pool, order.sku)).toBe(n < parts.length - 1 ? 9 : 10);
     }
     const takenBack = (await ledgerOf(db.pool, order.account)).filter((e) => e.idempotency_key.endsWith(':reward')).map((e) => e.amount_cents);
@@ -141,7 +151,7 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     expect(states.filter((s) => s === 'REFUNDED')).toHaveLength(3);
     const rejected = results.filter((r) => r.state === 'REJECTED');
     expect(rejected).toHaveLength(7);
-    for (const r of rejected) expect(r).toMatchObject({ stepsApplied: [], compensationsDone: [{ step: 'claim', outcome: 'fenced' }] });
+    for (const r of rejected) expect(r).toMatchObject({ stepsApplied: [], compensationsDone: [{ step: 'credit', outcome: 'fenced' }] });
     expect(rejected[0]!.reason).toMatch(/would pass what was paid/);
     const { rows } = await db.pool.query<{ refunded_cents: number; status: string; n: number }>(
       `select o.refunded_cents, r.status, count(*)::int as n from orders o join refunds r on r.order_id = o.id where o.id = $1 group by 1, 2 order by 2`,
@@ -182,6 +192,7 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     const ended = await refundResult(refundId);
     expect(ended.state).toBe('REJECTED');
     expect(ended.reason).toMatch(/only a confirmed order can be refunded/);
+    await keep('refund-rejected', refundId);
     expect((await get(`/orders/${ids.message}/refunds/${refundId}`)).json()).toMatchObject({ status: 'REJECTED' });
     expect(await balanceOf(db.pool, ids.account)).toBe(10);
   });
@@ -209,5 +220,114 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     const { rows } = await db.pool.query('select id from refunds where order_id = $1', [order.orderId]);
     expect(rows).toEqual([]);
     expect((await get(`/orders/${order.orderId}`)).json()).toMatchObject({ refundedCents: 0, refunds: [] });
+  });
+
+  /** Makes inserting the given saga step of a refund wait `sleepSeconds`, then fail with SQLSTATE 22023 if `fail`. */
+  async function injectStepFault(refundId: string, step: string, { sleepSeconds, fail }: { sleepSeconds: number; fail: boolean }) {
+    const name = `fault_${randomUUID().replaceAll('-', '')}`;
+    const raise = fail ? `raise exception 'injected fault' using errcode = '22023';` : '';
+    await db.pool.query(`create function ${name}() returns trigger language plpgsql as $$
+      begin if new.order_id = 'refund/${refundId}' and new.step = '${step}' and new.state = 'applied' then perform pg_sleep(${sleepSeconds}); ${raise} end if; return new; end $$`);
+    await db.pool.query(`create trigger ${name} before insert on saga_steps for each row execute function ${name}()`);
+    return async () => {
+      await db.pool.query(`drop trigger if exists ${name} on saga_steps`);
+      await db.pool.query(`drop function if exists ${name}()`);
+    };
+  }
+
+  const stepState = async (refundId: string, step: string) =>
+    (await db.pool.query<{ state: string }>('select state from saga_steps where order_id = $1 and step = $2', [`refund/${refundId}`, step])).rows[0]?.state;
+  const statusOf = (refundId: string) => stack.client.workflow.getHandle(refundWorkflowIdFor(refundId)).query(refundStatusQuery);
+
+  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('a refund that compensates while another refunds the rest: the order is refunded, restocked and its cashback taken back exactly once', async () => {
+    // 300 cents, 3 of cashback; half a refund fails at its restock while the other half goes through.
+    const order = await confirmedOrder('interleave', { quantity: 2, unitPriceCents: 150 });
+    const [a, b, c] = [`${order.tag}-a`, `${order.tag}-b`, `${order.tag}-c`] as const;
+    const heal = await injectStepFault(a, 'restock', { sleepSeconds: 1, fail: true });
+    try {
+      expect((await post(`/orders/${order.orderId}/refunds`, { refundId: a, amountCents: 150 })).statusCode).toBe(202);
+      await until('a credited', async () => (await stepState(a, 'credit')) === 'applied');
+      expect((await post(`/orders/${order.orderId}/refunds`, { refundId: b, amountCents: 150 })).statusCode).toBe(202);
+      expect(await refundResult(a)).toMatchObject({ state: 'REJECTED', compensationsDone: [{ step: 'restock' }, { step: 'credit', outcome: 'compensated' }] });
+      expect(await refundResult(b)).toMatchObject({ state: 'REFUNDED' });
+    } finally {
+      await heal();
+    }
+    expect((await post(`/orders/${order.orderId}/refunds`, { refundId: c, amountCents: 150 })).statusCode).toBe(202);
+    expect(await refundResult(c)).toMatchObject({ state: 'REFUNDED' });
+    expect((await post(`/orders/${order.orderId}/refunds`, { refundId: `${order.tag}-d`, amountCents: 1 })).json()).toMatchObject({
+      error: 'RefundExceedsPaid',
+    });
+    expect(await availableOf(db.pool, order.sku)).toBe(10);
+    expect(await balanceOf(db.pool, order.account)).toBe(order.opening);
+    const { rows } = await db.pool.query('select refunded_cents, reward_taken_back_cents from orders where id = $1', [order.orderId]);
+    expect(rows).toEqual([{ refunded_cents: 300, reward_taken_back_cents: 3 }]);
+  });
+
+  it('a credit the customer has spent since: its reversal waits, COMPENSATING, until the money is there, then the refund ends REJECTED', async () => {
+    const order = await confirmedOrder('spent', { quantity: 1, unitPriceCents: 300, opening: 300 });
+    const refundId = `${order.tag}-r`;
+    const heal = await injectStepFault(refundId, 'restock', { sleepSeconds: 2, fail: true });
+    try {
+      expect((await post(`/orders/${order.orderId}/refunds`, { refundId, amountCents: 300 })).statusCode).toBe(202);
+      await until('the credit applied', async () => (await stepState(refundId, 'credit')) === 'applied');
+      // 3 of cashback, +300, −3: the customer spends 299 of it on another order while the restock hangs.
+      const other = `${order.orderId}-2`;
+      expect(
+        (await post('/orders', { messageId: other, customerId: order.account, items: [{ sku: order.sku, quantity: 1, unitPriceCents: 299 }] })).statusCode,
+      ).toBe(202);
+      expect(await stack.result(other)).toMatchObject({ state: 'CONFIRMED' });
+      await until('the reversal waiting for funds', async () => (await statusOf(refundId)).state === 'COMPENSATING', 60_000);
+    } finally {
+      await heal();
+    }
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await statusOf(refundId)).state).toBe('COMPENSATING');
+    expect((await get(`/orders/${order.orderId}/refunds/${refundId}`)).json()).toMatchObject({ status: 'PENDING' });
+    const topUp = await post(`/accounts/${order.account}/credits`, { amountCents: 1_000 }, { 'idempotency-key': `${order.tag}-topup` });
+    expect(topUp.statusCode).toBe(201);
+    const ended = await refundResult(refundId);
+    expect(ended).toMatchObject({ state: 'REJECTED', compensationsDone: [{ step: 'restock' }, { step: 'credit', outcome: 'compensated' }] });
+    expect((await get(`/orders/${order.orderId}/refunds/${refundId}`)).json()).toMatchObject({ status: 'REJECTED' });
+  });
+
+  it('a stored refund whose start never came back holds no share of the cap past its lease; retried, it starts (202) and the database decides', async () => {
+    const order = await confirmedOrder('stale');
+    const stale = `${order.tag}-stale`;
+    // As a 503 leaves it: stored, never acknowledged by Temporal, a minute ago.
+    await db.pool.query(`insert into refunds (id, order_id, amount_cents, fingerprint, created_at) values ($1, $2, $3, $4, now() - interval '1 minute')`, [
+      stale,
+      order.orderId,
+      order.totalCents,
+      refundFingerprint({ orderId: order.orderId, amountCents: order.totalCents }),
+    ]);
+    const full = await post(`/orders/${order.orderId}/refunds`, { refundId: `${order.tag}-full`, amountCents: order.totalCents });
+    expect(full.statusCode).toBe(202);
+    expect(await refundResult(`${order.tag}-full`)).toMatchObject({ state: 'REFUNDED' });
+    const retried = await post(`/orders/${order.orderId}/refunds`, { refundId: stale, amountCents: order.totalCents });
+    expect(retried.statusCode).toBe(202);
+    expect(retried.json()).toMatchObject({ duplicate: false });
+    expect(await refundResult(stale)).toMatchObject({ state: 'REJECTED', reason: expect.stringContaining('would pass what was paid') as unknown });
+    expect(await balanceOf(db.pool, order.account)).toBe(order.opening);
+  });
+
+  it('an empty reason is no reason; a build before refunds still writes its order events (on conflict (order_id)) on this schema', async () => {
+    const order = await confirmedOrder('reason');
+    const refundId = `${order.tag}-r`;
+    expect((await post(`/orders/${order.orderId}/refunds`, { refundId, amountCents: 10, reason: '' })).statusCode).toBe(202);
+    expect((await post(`/orders/${order.orderId}/refunds`, { refundId, amountCents: 10 })).statusCode).toBe(200);
+    await refundResult(refundId);
+    const earlierBuild = `insert into outbox (event_id, order_id, topic, key, event_type, payload) values ($1, $2, 'orders.events', $2, 'order.confirmed', '{}')
+      on conflict (order_id) do nothing`;
+    const { rowCount } = await db.pool.query(earlierBuild, [randomUUID(), order.orderId]);
+    expect(rowCount).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { beforeAll, describe, expect, it } from 'vitest';
 import { workflowInterceptorModules } from '../tracing';
 import { workflowsPath } from '../worker/create-worker';
-import { loadHistories } from './helpers/histories';
+import { loadHistories, refundHistoriesDir } from './helpers/histories';
 import { quietBundlerLogger } from './helpers/loggers';
 
 describe('determinism: replay of histories recorded from real runs', () => {
@@ -42,6 +42,16 @@ describe('determinism: replay of histories recorded from real runs', () => {
   it('the current workflow code replays every recorded history', async () => {
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: current }, histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('the current code replays every recorded refund saga: refunded in full, in part, and rejected', async () => {
+    const refunds = loadHistories(refundHistoriesDir);
+    expect(refunds.map((r) => r.workflowId)).toEqual(expect.arrayContaining(['refund-full', 'refund-partial', 'refund-rejected']));
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: current }, refunds)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
     expect(failures).toEqual([]);

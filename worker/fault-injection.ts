@@ -3,7 +3,22 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../activities';
 
 /** The activities whose effect commits in PostgreSQL: a crash between that commit and the reply is the case to prove. */
-const committing = ['openOrder', 'reserveStock', 'debitAccount', 'commitOrder', 'cancelOrder', 'refundDebit', 'releaseStock', 'settleConfirmation'] as const;
+const committing = [
+  'openOrder',
+  'reserveStock',
+  'debitAccount',
+  'commitOrder',
+  'cancelOrder',
+  'refundDebit',
+  'releaseStock',
+  'settleConfirmation',
+  'creditRefund',
+  'reverseRefundCredit',
+  'restockRefund',
+  'unstockRefund',
+  'completeRefund',
+  'rejectRefund',
+] as const;
 
 /**
  * For chaos runs only (SAGA_FAULT_AFTER_COMMIT_RATE): on that share of attempts, an activity fails after

@@ -17,9 +17,9 @@ const compensations = proxyActivities<Activities>(compensation);
 const checks = proxyActivities<Activities>(checkBack);
 
 /**
- * A refund of a confirmed order: claim its share of what the order paid (the database refuses a claim past
- * the total), credit the customer less the cashback in proportion, restock when the order is now fully
- * refunded, then complete with its event. A claim refused ends the refund REJECTED with the reason.
+ * A refund of a confirmed order: credit the customer, less the cashback in proportion, as its share of what the
+ * order paid (the database refuses a share past the total); put the goods back when the order is now refunded
+ * in full; complete with its event. A refused credit ends the refund REJECTED with the reason.
  */
 export async function refundSaga(input: RefundSagaInput): Promise<RefundSagaStatus> {
   const refund: RefundInput = { refundId: input.refundId, orderId: input.orderId, amountCents: input.amountCents, reason: input.reason };
@@ -56,14 +56,8 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundSagaStat
 
   return saga.run(refund, [
     {
-      step: 'claim',
-      run: (r) => forward.claimRefund.executeWithOptions({ summary: `claim ${amount} of order ${orderId}` }, [r]),
-      compensate: (r) => compensations.releaseRefundClaim.executeWithOptions({ summary: `release the claim of ${amount}` }, [r]),
-      checkBack: checkBackOf('claim'),
-    },
-    {
       step: 'credit',
-      run: (r) => forward.creditRefund.executeWithOptions({ summary: `credit ${amount} less its cashback` }, [r]),
+      run: (r) => forward.creditRefund.executeWithOptions({ summary: `credit ${amount} of order ${orderId}, less its cashback` }, [r]),
       compensate: (r) => compensations.reverseRefundCredit.executeWithOptions({ summary: `reverse the credit of ${amount}` }, [r]),
       checkBack: checkBackOf('credit'),
     },

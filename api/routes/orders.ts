@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { selectOrder, type OrderRow } from '../../db/orders';
 import { selectProcessedMessage } from '../../db/processed-messages';
-import { selectRefundsOfOrder, type RefundRow } from '../../db/refunds';
+import { selectRecentRefundsOfOrder, type RefundRow } from '../../db/refunds';
 import { selectResolution, type ResolutionRow } from '../../db/resolutions';
 import { resolutionView } from '../../intake/review-order';
 import { workflowIdFor } from '../../domain/order';
@@ -15,10 +15,13 @@ import { orderCommandSchema } from '../../contract/order';
 import { errorResponses, idempotencyHeaders, orderAnswer, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
 import { refundViewOf } from './refunds';
 
+/** An order lists its newest refunds; refundCount says how many it has. */
+const LISTED_REFUNDS = 100;
+
 /** How long a request waits for Temporal before answering without it. */
 const SAGA_QUERY_DEADLINE_MS = 3_000;
 
-function orderView(row: OrderRow, refunds: RefundRow[], resolution?: ResolutionRow) {
+function orderView(row: OrderRow, { refunds, total }: { refunds: RefundRow[]; total: number }, resolution?: ResolutionRow) {
   return {
     orderId: row.id,
     customerId: row.customer_id,
@@ -32,6 +35,7 @@ function orderView(row: OrderRow, refunds: RefundRow[], resolution?: ResolutionR
     ...(resolution ? { resolution: resolutionView(resolution) } : {}),
     refundedCents: row.refunded_cents,
     refunds: refunds.map(refundViewOf),
+    refundCount: total,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -107,7 +111,7 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
     const row = await selectOrder(app.db, orderId);
     // Only an order that was flagged can have a resolution.
     const resolution = row?.review_reason ? await selectResolution(app.db, orderId) : undefined;
-    const refunds = row?.status === 'CONFIRMED' ? await selectRefundsOfOrder(app.db, orderId) : [];
+    const refunds = row?.status === 'CONFIRMED' ? await selectRecentRefundsOfOrder(app.db, orderId, LISTED_REFUNDS) : { refunds: [], total: 0 };
     if (saga && saga !== 'unreachable') return { ...(row ? orderView(row, refunds, resolution) : { orderId, status: 'PENDING' }), saga, source: 'workflow' };
     if (row) return { ...orderView(row, refunds, resolution), source: 'database', ...(saga === 'unreachable' ? { workflowUnreachable: true } : {}) };
     // Accepted, but its saga has not written the order yet and Temporal cannot say more right now.
