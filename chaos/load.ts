@@ -20,6 +20,8 @@ interface Order {
   channel: 'rest' | 'kafka' | 'both';
   duplicate: 'none' | 'concurrent' | 'later';
   decision?: 'confirm' | 'cancel';
+  /** Refunds once the order is confirmed: shares of its total in percent, sent at once (two may ask for more than was paid). */
+  refunds: { id: string; percent: number; channel: 'rest' | 'kafka'; copies: 1 | 2 }[];
 }
 
 export const accounts = { hot: 3, normal: 40, poor: 10 } as const;
@@ -54,8 +56,11 @@ function planOrder(run: string, i: number, plan: ReturnType<typeof seedPlan>): O
   const decision = !manual ? undefined : Math.random() < 0.5 ? 'confirm' : Math.random() < 0.6 ? 'cancel' : undefined;
   const d = Math.random();
   const c = Math.random();
+  const id = `${run}-${i}`;
+  const refunds = manual || Math.random() >= 0.2 ? [] : planRefunds(id);
   return {
-    id: `${run}-${i}`,
+    id,
+    refunds,
     // Manual orders without a decision wait out a one-minute window; the others get theirs within seconds.
     body: {
       customerId: account[0],
@@ -70,6 +75,20 @@ function planOrder(run: string, i: number, plan: ReturnType<typeof seedPlan>): O
   };
 }
 
+/** One full refund, two halves, or two of 60% (one of which the cap must refuse), by REST or Kafka, some sent twice. */
+function planRefunds(orderId: string): Order['refunds'] {
+  const r = Math.random();
+  const percents = r < 0.4 ? [100] : r < 0.7 ? [50, 50] : [60, 60];
+  return percents.map((percent, n) => ({
+    id: `${orderId}-refund-${n}`,
+    percent,
+    channel: Math.random() < 0.3 ? 'kafka' : 'rest',
+    copies: Math.random() < 0.3 ? 2 : 1,
+  }));
+}
+
+const totalOf = (order: Order) => order.body.items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0);
+
 /** REST and Kafka producers that behave as the API asks: retry 503/429 and network errors with the same key. */
 export class Load {
   sent = 0;
@@ -77,6 +96,11 @@ export class Load {
   readonly unexpected: { id: string; status: number; body: unknown }[] = [];
   gaveUp = 0;
   decisions = 0;
+  /** Refund IDs sent, the REST ones the API accepted (200/202) or refused (409), and the Kafka ones produced. */
+  readonly refundsSent = new Set<string>();
+  readonly refundsAccepted = new Set<string>();
+  readonly refundsRefused = new Set<string>();
+  readonly refundsProduced = new Set<string>();
   private readonly later: Order[] = [];
 
   constructor(private readonly options: LoadOptions) {}
@@ -104,6 +128,36 @@ export class Load {
       await sleep(Math.random() * 2_000);
       await this.decide(order.id, order.decision);
     }
+    if (order.refunds.length && this.accepted.has(order.id) && (await this.confirmed(order.id))) {
+      await Promise.all(order.refunds.flatMap((refund) => Array.from({ length: refund.copies }, () => this.refund(order, refund))));
+    }
+  }
+
+  /** Waits for the order's end: true once it is confirmed, false once cancelled or past the give-up time. */
+  private async confirmed(id: string): Promise<boolean> {
+    const deadline = Date.now() + this.options.giveUpMs;
+    while (Date.now() < deadline) {
+      const answer = await this.call('GET', `/orders/${id}`, undefined).catch(() => undefined);
+      const status = (answer?.body as { status?: string } | undefined)?.status;
+      if (status === 'CONFIRMED') return true;
+      if (status === 'CANCELLED') return false;
+      await sleep(1_000);
+    }
+    return false;
+  }
+
+  private async refund(order: Order, refund: Order['refunds'][number]): Promise<void> {
+    const amountCents = Math.max(1, Math.floor((totalOf(order) * refund.percent) / 100));
+    this.refundsSent.add(refund.id);
+    if (refund.channel === 'kafka') {
+      await this.produceValue(refund.id, order.id, { type: 'refund', refundId: refund.id, orderId: order.id, amountCents });
+      this.refundsProduced.add(refund.id);
+      return;
+    }
+    // 409: refused (past what was paid, or another copy with other content); 404 is retried like a 503.
+    const answer = await this.retrying(refund.id, () => this.call('POST', `/orders/${order.id}/refunds`, { refundId: refund.id, amountCents }), [409], [404]);
+    if (answer?.status === 200 || answer?.status === 202) this.refundsAccepted.add(refund.id);
+    else if (answer?.status === 409) this.refundsRefused.add(refund.id);
   }
 
   private async send(order: Order): Promise<void> {
@@ -112,22 +166,21 @@ export class Load {
   }
 
   private async produce(order: Order): Promise<void> {
+    if (await this.produceValue(order.id, order.body.customerId, { messageId: order.id, ...order.body })) this.accepted.add(order.id);
+  }
+
+  private async produceValue(id: string, key: string, value: object): Promise<boolean> {
     const deadline = Date.now() + this.options.giveUpMs;
     for (;;) {
       try {
         this.sent++;
-        await this.options.producer.send({
-          topic: Topics.commands,
-          acks: -1,
-          messages: [{ key: order.body.customerId, value: JSON.stringify({ messageId: order.id, ...order.body }) }],
-        });
-        this.accepted.add(order.id);
-        return;
+        await this.options.producer.send({ topic: Topics.commands, acks: -1, messages: [{ key, value: JSON.stringify(value) }] });
+        return true;
       } catch (err) {
         if (Date.now() > deadline) {
           this.gaveUp++;
-          this.options.log(`gave up producing ${order.id}: ${String(err)}`);
-          return;
+          this.options.log(`gave up producing ${id}: ${String(err)}`);
+          return false;
         }
         await sleep(500);
       }
@@ -177,8 +230,8 @@ export class Load {
   private async call(method: string, url: string, body: unknown, headers: Record<string, string> = {}) {
     const response = await fetch(`${this.options.apiUrl}${url}`, {
       method,
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(body),
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(20_000),
     });
     const retryAfter = Number(response.headers.get('retry-after') ?? 1);

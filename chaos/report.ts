@@ -25,14 +25,34 @@ export interface ChaosReport {
   checkBacks: number;
   injectedAfterCommit: number;
   supervisorRestarts: number;
+  refunds: RefundTally;
   faults: Fault[];
   details: { lost: string[]; doubled: string[]; stranded: string[]; unexpected: unknown[]; reconcile: ReconcileReport };
 }
 
+export interface RefundTally {
+  /** Unique refund IDs sent, by REST or Kafka. */
+  sent: number;
+  /** REST: accepted (200/202) or refused at once (409); Kafka: produced. */
+  accepted: number;
+  refused: number;
+  produced: number;
+  refunded: number;
+  rejected: number;
+  /** Kafka refunds the intake refused, in the DLQ as RefundRefused. */
+  deadLettered: number;
+  /** Accepted or produced, and neither stored nor dead-lettered. */
+  lost: number;
+  /** Still PENDING after the quiet wait. */
+  stranded: number;
+  /** Refund workflows with more than one run. */
+  doubled: number;
+}
+
 /** Every run of this chaos run's workflows, so an ID started twice shows up as two runs. */
-export async function workflowRuns(client: Client, run: string): Promise<Map<string, string[]>> {
+export async function workflowRuns(client: Client, run: string, prefix: 'order' | 'refund' = 'order'): Promise<Map<string, string[]>> {
   const runs = new Map<string, string[]>();
-  for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "order-${run}-"` })) {
+  for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "${prefix}-${run}-"` })) {
     runs.set(wf.workflowId, [...(runs.get(wf.workflowId) ?? []), wf.runId]);
   }
   return runs;
@@ -43,6 +63,14 @@ export async function orderStates(pool: Pool, ids: string[]): Promise<Map<string
     ids,
   ]);
   return new Map(rows.map((r) => [r.id, { status: r.status, needsReview: r.needs_review }]));
+}
+
+/** The refunds of this run as PostgreSQL ended them, and the Kafka ones the intake dead-lettered. */
+export async function refundOutcomes(pool: Pool, run: string): Promise<{ statuses: Map<string, string>; deadLettered: Set<string> }> {
+  const { rows } = await pool.query<{ id: string; status: string }>('select id, status from refunds where id like $1', [`${run}-%`]);
+  const { rows: dead } = await pool.query<{ reason: string }>(`select reason from dead_letters where error = 'RefundRefused'`);
+  const deadLettered = new Set(dead.map((d) => /^\w+: refund (\S+):/.exec(d.reason)?.[1]).filter((id): id is string => id !== undefined));
+  return { statuses: new Map(rows.map((r) => [r.id, r.status])), deadLettered };
 }
 
 /** Check-backs the sagas used, from their results (bounded concurrency). */
@@ -85,6 +113,9 @@ export function formatReport(r: ChaosReport): string {
     ['applied twice', r.doubled],
     ['stranded', r.stranded],
     ['ledger, stock and event violations', r.violations],
+    ['refunds sent (REST accepted / refused, Kafka produced)', `${r.refunds.sent} (${r.refunds.accepted} / ${r.refunds.refused}, ${r.refunds.produced})`],
+    ['refunds REFUNDED / REJECTED / dead-lettered', `${r.refunds.refunded} / ${r.refunds.rejected} / ${r.refunds.deadLettered}`],
+    ['refunds lost / stranded / started twice', `${r.refunds.lost} / ${r.refunds.stranded} / ${r.refunds.doubled}`],
     ['unexpected API answers', r.unexpectedAnswers],
     ['check-backs used', r.checkBacks],
     ['activity replies lost after commit (injected)', r.injectedAfterCommit],

@@ -14,7 +14,7 @@ import { repoRoot } from '../stack/servers';
 import { buildWorkflowBundle } from '../worker/build-bundle';
 import { FaultInjector, faultKinds, isNetworkFault, type FaultKind } from './faults';
 import { Load, seedPlan } from './load';
-import { checkBacksUsed, countInjectedFaults, formatReport, orderStates, workflowRuns, type ChaosReport } from './report';
+import { checkBacksUsed, countInjectedFaults, formatReport, orderStates, refundOutcomes, workflowRuns, type ChaosReport, type RefundTally } from './report';
 import { linkFaults, startOwnStack, useRunningStack, type ChaosStack } from './stack';
 
 const usage = `usage: npm run chaos -- [options]
@@ -172,6 +172,15 @@ async function main(argv: string[]): Promise<number> {
       log(`${bar(ids.length - open, ids.length)} ${ids.length - open}/${ids.length} orders ended; ${open} still open`);
       await sleep(5_000);
     }
+    log('waiting for every refund to end ...');
+    for (;;) {
+      const { statuses } = await refundOutcomes(pool, run).catch(() => ({ statuses: new Map<string, string>() }));
+      const open = [...load.refundsAccepted].filter((id) => statuses.get(id) !== 'REFUNDED' && statuses.get(id) !== 'REJECTED').length;
+      const pending = [...statuses.values()].filter((s) => s === 'PENDING').length;
+      if ((open === 0 && pending === 0) || Date.now() > deadline) break;
+      log(`${open + pending} refunds still open`);
+      await sleep(5_000);
+    }
     clearInterval(ticker);
 
     const states = await orderStates(pool, ids);
@@ -180,6 +189,20 @@ async function main(argv: string[]): Promise<number> {
     const lost = ids.filter((id) => !states.has(id));
     const stranded = ids.filter((id) => states.get(id)?.status === 'PENDING');
     const doubled = [...runs].filter(([, r]) => r.length > 1).map(([id]) => id);
+    const refundRuns = await workflowRuns(client, run, 'refund');
+    const { statuses: refundStatuses, deadLettered } = await refundOutcomes(pool, run);
+    const refunds: RefundTally = {
+      sent: load.refundsSent.size,
+      accepted: load.refundsAccepted.size,
+      refused: load.refundsRefused.size,
+      produced: load.refundsProduced.size,
+      refunded: [...refundStatuses.values()].filter((s) => s === 'REFUNDED').length,
+      rejected: [...refundStatuses.values()].filter((s) => s === 'REJECTED').length,
+      deadLettered: deadLettered.size,
+      lost: [...load.refundsAccepted, ...load.refundsProduced].filter((id) => !refundStatuses.has(id) && !deadLettered.has(id)).length,
+      stranded: [...refundStatuses.values()].filter((s) => s === 'PENDING').length,
+      doubled: [...refundRuns.values()].filter((r) => r.length > 1).length,
+    };
     const orders: Record<string, number> = {};
     for (const s of states.values()) orders[s.status] = (orders[s.status] ?? 0) + 1;
     const report: ChaosReport = {
@@ -201,6 +224,7 @@ async function main(argv: string[]): Promise<number> {
       checkBacks: await checkBacksUsed(client, ids.filter((id) => states.get(id)?.status !== 'PENDING' && states.has(id)).map(workflowIdFor)),
       injectedAfterCommit: countInjectedFaults(stack.logDir),
       supervisorRestarts: stack.supervisorLines.filter((l) => l.includes('restarting in')).length,
+      refunds,
       faults: faults.faults,
       details: { lost, doubled, stranded, unexpected: load.unexpected.slice(0, 20), reconcile: reconciled },
     };
@@ -208,7 +232,10 @@ async function main(argv: string[]): Promise<number> {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(report, null, 2));
     const missingKinds = flags.kinds.filter((k) => !report.faults.some((f) => f.kind === k));
-    const clean = report.lost + report.doubled + report.stranded + report.violations + report.unexpectedAnswers === 0 && report.workflows === report.accepted;
+    const refundFaults = refunds.lost + refunds.stranded + refunds.doubled;
+    const clean =
+      report.lost + report.doubled + report.stranded + report.violations + report.unexpectedAnswers + refundFaults === 0 &&
+      report.workflows === report.accepted;
     process.stdout.write(`\nchaos run ${run}: ${clean ? 'nothing lost, nothing applied twice' : 'FAILED'}\n${formatReport(report)}\n  report: ${file}\n`);
     if (missingKinds.length) process.stdout.write(`  faults not injected: ${missingKinds.join(', ')}\n`);
     passed = clean;

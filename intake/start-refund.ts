@@ -61,12 +61,12 @@ export async function startRefund(deps: { client: Client; pool: Pool; taskQueue:
 async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: string): Promise<{ refund: RefundRow; created: boolean }> {
   return withTransaction(pool, async (tx) => {
     const order = await selectOrderForUpdate(tx, request.orderId);
-    if (!order) throw new RefundRefusedError('OrderNotFound', `no order ${request.orderId}`);
+    if (!order) throw new RefundRefusedError('OrderNotFound', `refund ${request.refundId}: no order ${request.orderId}`);
     // A copy that waited for the order's lock finds the first one's row: it is that refund, not one more.
     const raced = await selectRefund(tx, request.refundId);
     if (raced) return { refund: raced, created: false };
     if (order.status !== 'CONFIRMED') {
-      throw new RefundRefusedError('OrderNotRefundable', `order ${request.orderId} is ${order.status}; only a confirmed order can be refunded`, {
+      throw new RefundRefusedError('OrderNotRefundable', `refund ${request.refundId}: order ${request.orderId} is ${order.status}; only a confirmed order can be refunded`, {
         orderId: order.id,
         status: order.status,
       });
@@ -75,7 +75,7 @@ async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: str
     if (requestedCents + request.amountCents > order.total_cents) {
       throw new RefundRefusedError(
         'RefundExceedsPaid',
-        `order ${order.id} paid ${order.total_cents} cents and its refunds ask for ${requestedCents}; ${request.amountCents} more would pass what was paid`,
+        `refund ${request.refundId}: order ${order.id} paid ${order.total_cents} cents and its refunds ask for ${requestedCents}; ${request.amountCents} more would pass what was paid`,
         { orderId: order.id, totalCents: order.total_cents, requestedCents, amountCents: request.amountCents },
       );
     }

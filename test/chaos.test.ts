@@ -7,7 +7,7 @@ import type { ChaosReport } from '../chaos/report';
 import { faultLinks } from '../stack/fault-links';
 import { repoRoot } from '../stack/servers';
 
-/** The short version of `npm run chaos`: every fault kind (process and network), 500 orders through REST and Kafka, nothing lost or doubled. */
+/** The short version of `npm run chaos`: every fault kind (process and network), 500 orders and their refunds through REST and Kafka, nothing lost or doubled. */
 describe('npm run chaos (short)', () => {
   let child: ChildProcess | undefined;
   // On a timeout too: Ctrl-C makes the run stop its whole stack.
@@ -51,5 +51,9 @@ describe('npm run chaos (short)', () => {
     expect(report.faults.filter((f) => f.link && Number.isNaN(Date.parse(f.at)))).toEqual([]);
     expect(report.injectedAfterCommit, 'activity replies lost after their commit').toBeGreaterThan(0);
     expect(report.supervisorRestarts).toBeGreaterThan(0);
+    // Refunds of confirmed orders, by REST and Kafka, some sent twice, some asking together for more than was paid.
+    expect(report.refunds).toMatchObject({ lost: 0, stranded: 0, doubled: 0 });
+    expect(report.refunds.refunded, 'refunds went through').toBeGreaterThan(0);
+    expect(report.refunds.refused + report.refunds.rejected + report.refunds.deadLettered, 'the cap refused some').toBeGreaterThan(0);
   });
 });
