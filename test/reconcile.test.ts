@@ -49,12 +49,43 @@ describe('npm run saga -- reconcile, on real PostgreSQL and Temporal', () => {
       `order-lost-${ids.tag}`,
     ]);
 
+    // And a refunded order whose figures no refund explains: refunded cents and cashback taken back with no credit, a restock by
+    // no refund's step, a REFUNDED refund with neither its credit row nor its event.
+    const refunded = `refunded-${ids.tag}`;
+    await stack.db.pool.query(
+      `insert into orders (id, customer_id, items, total_cents, status, confirmation, refunded_cents, reward_taken_back_cents, restocked_by)
+       values ($1, $2, '[]', 100, 'CONFIRMED', 'auto', 50, 5, 'nobody')`,
+      [refunded, ids.account],
+    );
+    await stack.db.pool.query(
+      `insert into outbox (event_id, order_id, topic, key, event_type, payload) values (gen_random_uuid(), $1, 't', $1, 'order.confirmed', '{}')`,
+      [refunded],
+    );
+    await stack.db.pool.query(`insert into refunds (id, order_id, amount_cents, fingerprint, status) values ($1, $2, 50, 'x', 'REFUNDED')`, [
+      `ghost-${ids.tag}`,
+      refunded,
+    ]);
+
     const dirty = await saga(['reconcile', '--json'], env);
     expect(dirty.code).toBe(1);
     const report = JSON.parse(dirty.stdout) as { ok: boolean; checks: { name: string; violations: Record<string, unknown>[] }[] };
     expect(report.ok).toBe(false);
     const failing = Object.fromEntries(report.checks.filter((c) => c.violations.length).map((c) => [c.name, c.violations]));
-    expect(Object.keys(failing).sort()).toEqual(['balances', 'events', 'lost', 'stock', 'stranded']);
+    expect(Object.keys(failing).sort()).toEqual([
+      'balances',
+      'events',
+      'lost',
+      'refund-cashback',
+      'refund-restock',
+      'refunded',
+      'refunds',
+      'stock',
+      'stranded',
+    ]);
+    expect(failing.refunded).toEqual([{ order_id: refunded, refunded_cents: 50, credited_cents: 0 }]);
+    expect(failing['refund-cashback']).toEqual([{ order_id: refunded, reward_taken_back_cents: 5, ledger_taken_back_cents: 0, reward_cents: 0 }]);
+    expect(failing['refund-restock']).toEqual([{ order_id: refunded, restocked_by: 'nobody', restocked_by_steps: [] }]);
+    expect(failing.refunds).toEqual([expect.objectContaining({ refund_id: `ghost-${ids.tag}`, status: 'REFUNDED', credited: false, credits: 0, events: 0 })]);
     expect(failing.balances).toEqual([{ account_id: ids.account, balance_cents: 9_999, expected_cents: 10_000 }]);
     expect(failing.stranded).toEqual([expect.objectContaining({ order_id: `stranded-${ids.tag}` })]);
     expect(failing.lost).toEqual([expect.objectContaining({ message_id: `lost-${ids.tag}` })]);
