@@ -27,7 +27,7 @@ export interface ChaosReport {
   supervisorRestarts: number;
   refunds: RefundTally;
   faults: Fault[];
-  details: { lost: string[]; doubled: string[]; stranded: string[]; unexpected: unknown[]; reconcile: ReconcileReport };
+  details: { lost: string[]; doubled: string[]; stranded: string[]; unexpected: unknown[]; refundsDeadLettered: string[]; reconcile: ReconcileReport };
 }
 
 export interface RefundTally {
@@ -66,11 +66,11 @@ export async function orderStates(pool: Pool, ids: string[]): Promise<Map<string
 }
 
 /** The refunds of this run as PostgreSQL ended them, and the Kafka ones the intake dead-lettered. */
-export async function refundOutcomes(pool: Pool, run: string): Promise<{ statuses: Map<string, string>; deadLettered: Set<string> }> {
+export async function refundOutcomes(pool: Pool, run: string): Promise<{ statuses: Map<string, string>; deadLettered: Set<string>; reasons: string[] }> {
   const { rows } = await pool.query<{ id: string; status: string }>('select id, status from refunds where id like $1', [`${run}-%`]);
   const { rows: dead } = await pool.query<{ reason: string }>(`select reason from dead_letters where error = 'RefundRefused'`);
   const deadLettered = new Set(dead.map((d) => /^\w+: refund (\S+):/.exec(d.reason)?.[1]).filter((id): id is string => id !== undefined));
-  return { statuses: new Map(rows.map((r) => [r.id, r.status])), deadLettered };
+  return { statuses: new Map(rows.map((r) => [r.id, r.status])), deadLettered, reasons: dead.map((d) => d.reason) };
 }
 
 /** Check-backs the sagas used, from their results (bounded concurrency). */

@@ -190,7 +190,7 @@ async function main(argv: string[]): Promise<number> {
     const stranded = ids.filter((id) => states.get(id)?.status === 'PENDING');
     const doubled = [...runs].filter(([, r]) => r.length > 1).map(([id]) => id);
     const refundRuns = await workflowRuns(client, run, 'refund');
-    const { statuses: refundStatuses, deadLettered } = await refundOutcomes(pool, run);
+    const { statuses: refundStatuses, deadLettered, reasons: refundReasons } = await refundOutcomes(pool, run);
     const refunds: RefundTally = {
       sent: load.refundsSent.size,
       accepted: load.refundsAccepted.size,
@@ -226,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
       supervisorRestarts: stack.supervisorLines.filter((l) => l.includes('restarting in')).length,
       refunds,
       faults: faults.faults,
-      details: { lost, doubled, stranded, unexpected: load.unexpected.slice(0, 20), reconcile: reconciled },
+      details: { lost, doubled, stranded, unexpected: load.unexpected.slice(0, 20), refundsDeadLettered: refundReasons.slice(0, 20), reconcile: reconciled },
     };
     const file = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'chaos', 'report.json');
     mkdirSync(path.dirname(file), { recursive: true });
