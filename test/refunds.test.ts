@@ -275,14 +275,17 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
   it('a credit the customer has spent since: its reversal waits, COMPENSATING, until the money is there, then the refund ends REJECTED', async () => {
     const order = await confirmedOrder('spent', { quantity: 1, unitPriceCents: 300, opening: 300 });
     const refundId = `${order.tag}-r`;
-    const heal = await injectStepFault(refundId, 'restock', { sleepSeconds: 2, fail: true });
+    // Another SKU: the hanging restock holds the refunded order's inventory row.
+    const elsewhere = `${order.sku}-elsewhere`;
+    await seed(db.pool, { skus: [[elsewhere, 10]] });
+    const heal = await injectStepFault(refundId, 'restock', { sleepSeconds: 4, fail: true });
     try {
       expect((await post(`/orders/${order.orderId}/refunds`, { refundId, amountCents: 300 })).statusCode).toBe(202);
       await until('the credit applied', async () => (await stepState(refundId, 'credit')) === 'applied');
       // 3 of cashback, +300, −3: the customer spends 299 of it on another order while the restock hangs.
       const other = `${order.orderId}-2`;
       expect(
-        (await post('/orders', { messageId: other, customerId: order.account, items: [{ sku: order.sku, quantity: 1, unitPriceCents: 299 }] })).statusCode,
+        (await post('/orders', { messageId: other, customerId: order.account, items: [{ sku: elsewhere, quantity: 1, unitPriceCents: 299 }] })).statusCode,
       ).toBe(202);
       expect(await stack.result(other)).toMatchObject({ state: 'CONFIRMED' });
       await until('the reversal waiting for funds', async () => (await statusOf(refundId)).state === 'COMPENSATING', 60_000);
