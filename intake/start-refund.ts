@@ -66,10 +66,14 @@ async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: str
     const raced = await selectRefund(tx, request.refundId);
     if (raced) return { refund: raced, created: false };
     if (order.status !== 'CONFIRMED') {
-      throw new RefundRefusedError('OrderNotRefundable', `refund ${request.refundId}: order ${request.orderId} is ${order.status}; only a confirmed order can be refunded`, {
-        orderId: order.id,
-        status: order.status,
-      });
+      throw new RefundRefusedError(
+        'OrderNotRefundable',
+        `refund ${request.refundId}: order ${request.orderId} is ${order.status}; only a confirmed order can be refunded`,
+        {
+          orderId: order.id,
+          status: order.status,
+        },
+      );
     }
     const requestedCents = await selectRequestedRefundCents(tx, order.id, START_LEASE_SECONDS);
     if (requestedCents + request.amountCents > order.total_cents) {
