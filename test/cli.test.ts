@@ -213,57 +213,6 @@ describe('npm run saga -- status, list, confirm, cancel, replay-dlq, on real Pos
     expect(unknownWithoutTemporal.code).toBe(3);
   });
 
-  it('replay-dlq: a refund refused because its order was not yet confirmed starts once the order is, and refunds it', async () => {
-    const ids = uniqueIds('dlq-refund');
-    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
-    await start(ids, ids.message, { confirmation: 'manual', cents: 1_000 });
-    await awaitingDecision(ids.message);
-    const topic = `cmds-${randomUUID()}`;
-    const dlq = `dlq-${randomUUID()}`;
-    await admin.createTopics({ topics: [{ topic }, { topic: dlq }].map((t) => ({ ...t, numPartitions: 1 })), waitForLeaders: true });
-    const refundId = `${ids.tag}-early`;
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: [{ key: ids.message, value: JSON.stringify({ type: 'refund', refundId, orderId: ids.message, amountCents: 500 }) }],
-    });
-    await producer.disconnect();
-    const deps = { client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue };
-    const intake = new OrderIntake({
-      ...{ kafka, pool: stack.db.pool, groupId: `g-${randomUUID()}`, topic, deadLetterTopic: dlq, logger: quietLogger },
-      start: () => Promise.reject(new Error('no orders on this topic')),
-      startRefund: (request) => startRefund(deps, request),
-    });
-    await intake.start();
-    try {
-      await until('the refund dead-lettered', async () => {
-        const { rows } = await stack.db.pool.query<{ error: string }>('select error from dead_letters where source_topic = $1 and produced_at is not null', [
-          topic,
-        ]);
-        return rows[0]?.error === 'RefundRefused';
-      });
-    } finally {
-      await intake.stop();
-    }
-    interface Listing {
-      items: { dlqId: string; error: string; messageId: string | null; reason: string; verdict: { kind: string }; outcome?: { kind: string } }[];
-    }
-    const only = ['--id', `${topic}/0/0`];
-    const dry = json<Listing>(await saga(['replay-dlq', '--json', ...only], env));
-    expect(dry.items).toMatchObject([{ error: 'RefundRefused', messageId: refundId, verdict: { kind: 'starts' } }]);
-    expect(dry.items[0]!.reason).toMatch(/^OrderNotRefundable: /);
-
-    expect((await saga(['confirm', ids.message], env)).code).toBe(0);
-    await stack.result(ids.message);
-    const applied = json<Listing>(await saga(['replay-dlq', '--apply', '--json', ...only], env));
-    expect(applied.items).toMatchObject([{ messageId: refundId, outcome: { kind: 'started' } }]);
-    expect(await stack.client.workflow.getHandle(refundWorkflowIdFor(refundId)).result()).toMatchObject({ state: 'REFUNDED' });
-    const again = json<Listing>(await saga(['replay-dlq', '--apply', '--json', ...only], env));
-    expect(again.items).toEqual([]);
-  });
-
   it('replay-dlq: a dry run changes nothing; --apply starts each saga exactly once, even run twice at once and again', async () => {
     const ids = uniqueIds('dlq');
     await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
@@ -406,5 +355,56 @@ describe('npm run saga -- status, list, confirm, cancel, replay-dlq, on real Pos
     expect(noKafka.code).toBe(3);
     expect(noKafka.stderr).toMatch(new RegExp(`^error: cannot reach Kafka at 127\\.0\\.0\\.1:${closedPort} \\(KAFKA_BROKERS\\)`));
     expect(json(noKafka)).toMatchObject({ error: 'KafkaUnavailable' });
+  });
+
+  it('replay-dlq: a refund refused because its order was not yet confirmed starts once the order is, and refunds it', async () => {
+    const ids = uniqueIds('dlq-refund');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    await start(ids, ids.message, { confirmation: 'manual', cents: 1_000 });
+    await awaitingDecision(ids.message);
+    const topic = `cmds-${randomUUID()}`;
+    const dlq = `dlq-${randomUUID()}`;
+    await admin.createTopics({ topics: [{ topic }, { topic: dlq }].map((t) => ({ ...t, numPartitions: 1 })), waitForLeaders: true });
+    const refundId = `${ids.tag}-early`;
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key: ids.message, value: JSON.stringify({ type: 'refund', refundId, orderId: ids.message, amountCents: 500 }) }],
+    });
+    await producer.disconnect();
+    const deps = { client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue };
+    const intake = new OrderIntake({
+      ...{ kafka, pool: stack.db.pool, groupId: `g-${randomUUID()}`, topic, deadLetterTopic: dlq, logger: quietLogger },
+      start: () => Promise.reject(new Error('no orders on this topic')),
+      startRefund: (request) => startRefund(deps, request),
+    });
+    await intake.start();
+    try {
+      await until('the refund dead-lettered', async () => {
+        const { rows } = await stack.db.pool.query<{ error: string }>('select error from dead_letters where source_topic = $1 and produced_at is not null', [
+          topic,
+        ]);
+        return rows[0]?.error === 'RefundRefused';
+      });
+    } finally {
+      await intake.stop();
+    }
+    interface Listing {
+      items: { dlqId: string; error: string; messageId: string | null; reason: string; verdict: { kind: string }; outcome?: { kind: string } }[];
+    }
+    const only = ['--id', `${topic}/0/0`];
+    const dry = json<Listing>(await saga(['replay-dlq', '--json', ...only], env));
+    expect(dry.items).toMatchObject([{ error: 'RefundRefused', messageId: refundId, verdict: { kind: 'starts' } }]);
+    expect(dry.items[0]!.reason).toMatch(/^OrderNotRefundable: /);
+
+    expect((await saga(['confirm', ids.message], env)).code).toBe(0);
+    await stack.result(ids.message);
+    const applied = json<Listing>(await saga(['replay-dlq', '--apply', '--json', ...only], env));
+    expect(applied.items).toMatchObject([{ messageId: refundId, outcome: { kind: 'started' } }]);
+    expect(await stack.client.workflow.getHandle(refundWorkflowIdFor(refundId)).result()).toMatchObject({ state: 'REFUNDED' });
+    const again = json<Listing>(await saga(['replay-dlq', '--apply', '--json', ...only], env));
+    expect(again.items).toEqual([]);
   });
 });
