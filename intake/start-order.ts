@@ -1,5 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   deleteUnstartedMessage,
@@ -18,6 +17,7 @@ import { toSagaInput, type OrderMessage, type OrderSagaInput } from '../contract
 import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from '../contract/search-attributes';
 import { orderSaga } from '../workflows/order-saga';
 import { orderDetails, orderSummary } from '../domain/order-summary';
+import { startOnce } from './start-workflow';
 
 const START_DEADLINE_MS = 5_000;
 const LOOKUP_DEADLINE_MS = 2_000;
@@ -141,33 +141,24 @@ async function startOrLearn(client: Client, taskQueue: string, workflowId: strin
   }
 }
 
-async function startWorkflow(client: Client, taskQueue: string, workflowId: string, input: OrderSagaInput): Promise<string> {
-  try {
-    // Bounded, so an outage answers 503 in seconds rather than after the SDK's long retry schedule.
-    const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
-      client.workflow.start(orderSaga, {
-        taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        staticSummary: orderSummary(input),
-        staticDetails: orderDetails(input),
-        // Visible in the UI from the start, and the saga need not write them again.
-        typedSearchAttributes: [
-          { key: OrderIdKey, value: input.messageId },
-          { key: CustomerIdKey, value: input.customerId },
-          { key: OrderStatusKey, value: 'RUNNING' },
-          { key: NeedsReviewKey, value: false },
-        ],
-      }),
-    );
-    return handle.firstExecutionRunId;
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      // Closed already, and its processed_messages row was lost: recover the run ID.
-      return (await client.withDeadline(Date.now() + LOOKUP_DEADLINE_MS, () => client.workflow.getHandle(workflowId).describe())).runId;
-    }
-    throw err;
-  }
+function startWorkflow(client: Client, taskQueue: string, workflowId: string, input: OrderSagaInput): Promise<string> {
+  return startOnce(
+    client,
+    orderSaga,
+    {
+      taskQueue,
+      workflowId,
+      args: [input],
+      staticSummary: orderSummary(input),
+      staticDetails: orderDetails(input),
+      // Visible in the UI from the start, and the saga need not write them again.
+      typedSearchAttributes: [
+        { key: OrderIdKey, value: input.messageId },
+        { key: CustomerIdKey, value: input.customerId },
+        { key: OrderStatusKey, value: 'RUNNING' },
+        { key: NeedsReviewKey, value: false },
+      ],
+    },
+    { startMs: START_DEADLINE_MS, lookupMs: LOOKUP_DEADLINE_MS },
+  );
 }

@@ -1,5 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import { refundFingerprint } from '../billing/refund-fingerprint';
 import type { RefundMessage } from '../contract/refund';
 import { RefundStatusKey, type RefundSagaInput } from '../contract/refund-saga';
@@ -12,6 +11,7 @@ import { refundWorkflowIdFor } from '../domain/refund';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { refundSaga } from '../workflows/refund-saga';
 import { TemporalUnavailableError } from './start-order';
+import { startOnce } from './start-workflow';
 
 const START_DEADLINE_MS = 5_000;
 /** A stored refund whose start has not come back holds its share of the cap this long (its start's deadlines and more). */
@@ -93,28 +93,24 @@ function toRefundSagaInput({ refundId, orderId, amountCents, reason }: RefundMes
 }
 
 async function start({ client, taskQueue }: { client: Client; taskQueue: string }, input: RefundSagaInput): Promise<string> {
-  const workflowId = refundWorkflowIdFor(input.refundId);
   try {
-    const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
-      client.workflow.start(refundSaga, {
+    return await startOnce(
+      client,
+      refundSaga,
+      {
         taskQueue,
-        workflowId,
+        workflowId: refundWorkflowIdFor(input.refundId),
         args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         staticSummary: `refund ${formatCents(input.amountCents)} of order ${input.orderId}`,
         typedSearchAttributes: [
           { key: OrderIdKey, value: input.orderId },
           { key: RefundStatusKey, value: 'RUNNING' },
           { key: NeedsReviewKey, value: false },
         ],
-      }),
+      },
+      { startMs: START_DEADLINE_MS, lookupMs: START_DEADLINE_MS },
     );
-    return handle.firstExecutionRunId;
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return (await client.withDeadline(Date.now() + START_DEADLINE_MS, () => client.workflow.getHandle(workflowId).describe())).runId;
-    }
     if (isTemporalUnavailable(err)) {
       throw new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}; the refund is stored, retry to start it`);
     }

@@ -13,7 +13,7 @@ import { statusQuery } from '../../contract/saga';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 import { orderCommandSchema } from '../../contract/order';
 import { errorResponses, idempotencyHeaders, orderAnswer, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
-import { refundViewOf } from './refunds';
+import { refundViewOf } from '../refund-view';
 
 /** An order lists its newest refunds; refundCount says how many it has. */
 const LISTED_REFUNDS = 100;

@@ -1,24 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { refundCommandSchema } from '../../contract/refund';
-import { selectRefund, type RefundRow } from '../../db/refunds';
+import { selectRefund } from '../../db/refunds';
 import { RefundRefusedError, startRefund } from '../../intake/start-refund';
 import { TemporalUnavailableError } from '../../intake/start-order';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
+import { refundViewOf } from '../refund-view';
 import { errorResponses, idempotencyHeaders, orderIdParams, refundAnswer, refundParams, refundView } from '../schemas';
-
-export function refundViewOf(row: RefundRow) {
-  return {
-    refundId: row.id,
-    orderId: row.order_id,
-    amountCents: row.amount_cents,
-    reason: row.reason,
-    status: row.status,
-    rejectReason: row.reject_reason,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
 
 const refusalStatus = { OrderNotFound: 404, OrderNotRefundable: 409, RefundExceedsPaid: 409, RefundIdConflict: 409 } as const;
 
