@@ -26,6 +26,8 @@ export const configSchema = z.object({
     .default(1024 * 1024),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6000),
   API_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  /** The longest `Prefer: wait=N` a POST /orders is held for its outcome; kept below API_REQUEST_TIMEOUT_MS. */
+  API_MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(60).default(10),
   TEMPORAL_ADDRESS: z
     .string()
     .regex(/^[^:\s]+:\d+$/, 'expected host:port')

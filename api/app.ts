@@ -64,7 +64,7 @@ export async function buildApp(config: Config, { logger = true, tracing }: { log
   // Routes after the plugins, in their own context: they see every decorator and hook above.
   void app.register((routes, _options, done) => {
     registerHealthRoutes(routes);
-    registerOrderRoutes(routes, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+    registerOrderRoutes(routes, { taskQueue: config.TEMPORAL_TASK_QUEUE, maxWaitSeconds: maxWaitSeconds(config) });
     registerRefundRoutes(routes, { taskQueue: config.TEMPORAL_TASK_QUEUE });
     registerDecisionRoutes(routes);
     registerAccountRoutes(routes);
@@ -77,4 +77,9 @@ export async function buildApp(config: Config, { logger = true, tracing }: { log
   });
   await app.ready();
   return app;
+}
+
+/** A held request still answers a second before the request timeout cuts it off. */
+function maxWaitSeconds(config: Config): number {
+  return Math.max(0, Math.min(config.API_MAX_WAIT_SECONDS, Math.floor(config.API_REQUEST_TIMEOUT_MS / 1_000) - 1));
 }

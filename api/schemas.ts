@@ -22,6 +22,14 @@ export const reviewListQuery = z.strictObject({ limit: z.coerce.number().int().m
 
 export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional() });
 
+export const orderStartHeaders = idempotencyHeaders.extend({
+  prefer: z
+    .string()
+    .max(1_000)
+    .optional()
+    .describe('`wait=N`: answer with the outcome (200, CONFIRMED or CANCELLED) if the saga ends within N seconds (at most API_MAX_WAIT_SECONDS)'),
+});
+
 /** The one error shape; every route's error answers use it. */
 export const errorBody = z.object({
   error: z.string().describe('a stable code, e.g. ValidationError, OrderNotFound, TemporalUnavailable'),
@@ -69,7 +77,9 @@ export const startAnswer = z.object({
   workflowId: z.string(),
   runId: z.string(),
   duplicate: z.boolean(),
-  status: orderStatus.describe('PENDING until the saga has ended it; a copy of a finished order gets its end state'),
+  status: orderStatus.describe('PENDING until the saga has ended it; a copy of a finished order, or an answer after `Prefer: wait`, gets its end state'),
+  reason: z.string().optional().describe('why a CANCELLED order was cancelled'),
+  needsReview: z.boolean().optional().describe('with an end state: the saga was flagged for an operator'),
 });
 
 export const refundView = z.object({

@@ -24,12 +24,17 @@ export async function selectProcessedMessage(db: Queryable, messageId: string): 
 }
 
 /** A message started before, with its order's status if the saga has written it: what a copy is answered with, in one round trip. */
-export async function selectStartedMessage(
-  db: Queryable,
-  messageId: string,
-): Promise<{ run_id: string; fingerprint: string; status: OrderStatus | null } | undefined> {
-  const { rows } = await db.query<{ run_id: string; fingerprint: string; status: OrderStatus | null }>(
-    `select p.run_id, p.fingerprint, o.status
+export interface StartedMessageRow {
+  run_id: string;
+  fingerprint: string;
+  status: OrderStatus | null;
+  cancel_reason: string | null;
+  needs_review: boolean | null;
+}
+
+export async function selectStartedMessage(db: Queryable, messageId: string): Promise<StartedMessageRow | undefined> {
+  const { rows } = await db.query<StartedMessageRow>(
+    `select p.run_id, p.fingerprint, o.status, o.cancel_reason, o.needs_review
        from processed_messages p left join orders o on o.id = p.message_id
       where p.message_id = $1 and p.run_id is not null`,
     [messageId],

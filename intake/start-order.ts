@@ -7,6 +7,7 @@ import {
   selectStartedMessage,
   takeOverStaleClaim,
   upsertProcessedRunId,
+  type StartedMessageRow,
 } from '../db/processed-messages';
 import type { Pool } from '../db/pool';
 import type { Admission } from './admission';
@@ -32,6 +33,9 @@ export interface StartResult {
   duplicate: boolean;
   /** The order's status, when a copy found its saga had written it. */
   status?: OrderStatus;
+  /** Why it was cancelled, when a copy found it so. */
+  reason?: string;
+  needsReview?: boolean;
 }
 
 /** Same message ID, different content: the producer has a bug; refuse rather than guess. */
@@ -60,7 +64,7 @@ export async function startOrder(
 
   // Copies are the common case under retries: answered in one round trip, and even while new orders are turned away.
   const started = await selectStartedMessage(deps.pool, request.messageId);
-  if (started && sameContent(started.fingerprint, request)) return { ...result(started.run_id, true), ...(started.status ? { status: started.status } : {}) };
+  if (started && sameContent(started.fingerprint, request)) return { ...result(started.run_id, true), ...endStateOf(started) };
   deps.admission?.admit();
 
   const claimed = await claim(deps, claimRow, request);
@@ -73,6 +77,15 @@ export async function startOrder(
   });
   await upsertProcessedRunId(deps.pool, { ...owned, runId });
   return result(runId, false);
+}
+
+function endStateOf(row: StartedMessageRow): Pick<StartResult, 'status' | 'reason' | 'needsReview'> {
+  if (!row.status) return {};
+  return {
+    status: row.status,
+    ...(row.cancel_reason === null ? {} : { reason: row.cancel_reason }),
+    ...(row.needs_review === null ? {} : { needsReview: row.needs_review }),
+  };
 }
 
 /**

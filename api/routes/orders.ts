@@ -12,8 +12,10 @@ import { MessageConflictError, startOrder, TemporalUnavailableError } from '../.
 import { statusQuery } from '../../contract/saga';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 import { orderCommandSchema } from '../../contract/order';
-import { errorResponses, idempotencyHeaders, orderAnswer, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
+import { errorResponses, orderAnswer, orderStartHeaders, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
 import { refundViewOf } from '../refund-view';
+import { preferredWaitSeconds } from '../prefer';
+import { awaitOrderOutcome } from '../../intake/await-outcome';
 
 /** An order lists its newest refunds; refundCount says how many it has. */
 const LISTED_REFUNDS = 100;
@@ -41,7 +43,7 @@ function orderView(row: OrderRow, { refunds, total }: { refunds: RefundRow[]; to
   };
 }
 
-export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQueue: string }): void {
+export function registerOrderRoutes(app: FastifyInstance, { taskQueue, maxWaitSeconds }: { taskQueue: string; maxWaitSeconds: number }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   routes.post(
@@ -49,12 +51,12 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
     {
       schema: {
         body: orderCommandSchema,
-        headers: idempotencyHeaders,
+        headers: orderStartHeaders,
         tags: ['orders'],
         summary: 'Place an order (starts its saga)',
         response: {
-          202: startAnswer.describe('Accepted: its saga started'),
-          200: startAnswer.describe('A copy: the same workflow and run'),
+          202: startAnswer.describe('Accepted: its saga started (and, with `Prefer: wait`, had not ended within the wait)'),
+          200: startAnswer.describe('A copy: the same workflow and run; or, with `Prefer: wait`, the saga ended within the wait'),
           ...errorResponses(400, 401, 409, 413, 503),
         },
       },
@@ -70,7 +72,13 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue }: { taskQ
       try {
         const result = await startOrder({ client: app.temporal, pool: app.db, taskQueue, admission: app.admission }, { messageId, ...order }, 'rest');
         app.metrics.ordersStarted.inc({ source: 'rest', result: result.duplicate ? 'duplicate' : 'started' });
-        return reply.code(result.duplicate ? 200 : 202).send({ ...result, status: result.status ?? 'PENDING' });
+        const waitSeconds = preferredWaitSeconds(request.headers.prefer, maxWaitSeconds);
+        if (waitSeconds === undefined) return reply.code(result.duplicate ? 200 : 202).send({ ...result, status: result.status ?? 'PENDING' });
+        reply.header('preference-applied', `wait=${waitSeconds}`);
+        const ended = result.status && result.status !== 'PENDING';
+        const outcome = ended || waitSeconds === 0 ? undefined : await awaitOrderOutcome(app.temporalLongPoll, result, waitSeconds * 1_000);
+        if (outcome) return reply.code(200).send({ ...result, ...outcome });
+        return reply.code(result.duplicate || ended ? 200 : 202).send({ ...result, status: result.status ?? 'PENDING' });
       } catch (err) {
         if (err instanceof MessageConflictError) {
           app.metrics.ordersStarted.inc({ source: 'rest', result: 'conflict' });
