@@ -48,6 +48,11 @@ export const configSchema = z.object({
   KAFKA_CONSUMER_GROUP: z.string().default('saga-orchestrator-intake'),
   /** Sagas started and not yet decided at which intake answers 503 and the consumer pauses; 0 turns the limit off. */
   INTAKE_BACKLOG_LIMIT: z.coerce.number().int().min(0).default(200),
+  /**
+   * `worker`: this intake process (the API) also runs an order worker sharing its Temporal connection, and starts
+   * sagas eagerly on it, so a saga's first task needs no poll. `separate` (default): workers run on their own.
+   */
+  INTAKE_LAYOUT: z.enum(['separate', 'worker']).default('separate'),
   INTAKE_BACKLOG_CHECK_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
   REWARD_BASIS_POINTS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Chaos runs only: the share of committing activity attempts that fail after their commit (worker/fault-injection.ts). */

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { ConnectionLike } from '@temporalio/client';
 import type { Config } from '../config';
 import { loggerOptions } from '../lib/logger';
 import { secretsOf } from '../lib/redact';
@@ -26,7 +27,10 @@ import { registerRefundRoutes } from './routes/refunds';
 import { registerReviewRoutes } from './routes/reviews';
 
 /** Builds the app without listening, so tests drive it with `app.inject`. */
-export async function buildApp(config: Config, { logger = true, tracing }: { logger?: boolean; tracing?: Tracing } = {}): Promise<FastifyInstance> {
+export async function buildApp(
+  config: Config,
+  { logger = true, tracing, workerConnection }: { logger?: boolean; tracing?: Tracing; workerConnection?: ConnectionLike } = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ? loggerOptions({ name: 'api', level: config.LOG_LEVEL, secrets: secretsOf(config) }) : false,
     bodyLimit: config.API_BODY_LIMIT_BYTES,
@@ -58,7 +62,12 @@ export async function buildApp(config: Config, { logger = true, tracing }: { log
     queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
     onPool: tracing?.tracePool,
   });
-  void app.register(temporal, { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, interceptors: tracing?.clientInterceptors });
+  void app.register(temporal, {
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: tracing?.clientInterceptors,
+    workerConnection,
+  });
   void app.register(admission, { taskQueue: config.TEMPORAL_TASK_QUEUE, limit: config.INTAKE_BACKLOG_LIMIT, everyMs: config.INTAKE_BACKLOG_CHECK_MS });
   void app.register(metrics);
   // Routes after the plugins, in their own context: they see every decorator and hook above.

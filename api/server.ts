@@ -1,8 +1,10 @@
-import { loadConfigOrExit } from '../config';
+import { loadConfigOrExit, type Config } from '../config';
 import { exitOnError, logExits } from '../lib/exit';
-import { logProcessWarnings, type Logger } from '../lib/logger';
-import { redactUrl } from '../lib/redact';
-import { startTracing } from '../tracing';
+import { createLogger, logProcessWarnings, type Logger } from '../lib/logger';
+import { redactUrl, secretsOf } from '../lib/redact';
+import { startTracing, type Tracing } from '../tracing';
+import { runOrderWorker, type RunningWorker } from '../worker/order-worker';
+import { installRuntimeLogger } from '../worker/runtime';
 import { buildApp } from './app';
 
 let logger: Logger | undefined;
@@ -10,17 +12,25 @@ let logger: Logger | undefined;
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const tracing = await startTracing('api', config);
-  const app = await buildApp(config, { tracing });
+  const worker = config.INTAKE_LAYOUT === 'worker' ? await embeddedWorker(config, tracing) : undefined;
+  const app = await buildApp(config, { tracing, ...(worker ? { workerConnection: worker.connection } : {}) });
   logger = app.log as Logger;
   logExits(logger);
   logProcessWarnings(app.log);
   if (tracing) app.log.info({ endpoint: redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) }, 'tracing on');
+  if (worker)
+    app.log.info(
+      { identity: worker.worker.options.identity, buildId: worker.buildId },
+      'intake layout "worker": sagas start eagerly on this process\'s worker',
+    );
   let closing = false;
   const close = async (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'draining and shutting down');
     await app.close();
+    // After the requests: they start sagas through the worker's connection.
+    await worker?.shutdown();
     await tracing?.shutdown();
     process.exit(0);
   };
@@ -32,6 +42,15 @@ async function main(): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     throw new Error(`port ${config.API_PORT} is already in use; set API_PORT to a free port`, { cause: err });
   }
+}
+
+/** An order worker in the API process (INTAKE_LAYOUT=worker); it drains when the API has closed, not on the signal. */
+async function embeddedWorker(config: Config, tracing: Tracing | undefined): Promise<RunningWorker> {
+  const workerLogger = createLogger({ name: 'api-worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  logger = workerLogger;
+  // No runtime metrics port: the fleet's workers serve those, and the API serves its own on API_PORT.
+  installRuntimeLogger(workerLogger, { shutdownSignals: [] });
+  return runOrderWorker({ ...config, WORKER_NAME: config.WORKER_NAME ?? 'api' }, workerLogger, tracing);
 }
 
 main().catch((err: unknown) => exitOnError(logger, err));

@@ -18,7 +18,7 @@ import { toSagaInput, type OrderMessage, type OrderSagaInput } from '../contract
 import { CustomerIdKey, NeedsReviewKey, OrderIdKey, OrderStatusKey } from '../contract/search-attributes';
 import { orderSaga } from '../workflows/order-saga';
 import { orderDetails, orderSummary } from '../domain/order-summary';
-import { startOnce } from './start-workflow';
+import { startOnce, type EagerStart } from './start-workflow';
 
 const START_DEADLINE_MS = 5_000;
 const LOOKUP_DEADLINE_MS = 2_000;
@@ -55,7 +55,7 @@ export class TemporalUnavailableError extends Error {
  * answers: the claim commits first, and copies that find it unresolved start too, which collapses.
  */
 export async function startOrder(
-  deps: { client: Client; pool: Pool; taskQueue: string; admission?: Admission },
+  deps: { client: Client; pool: Pool; taskQueue: string; admission?: Admission } & EagerStart,
   request: OrderMessage,
   source: 'rest' | 'kafka',
 ): Promise<StartResult> {
@@ -71,7 +71,7 @@ export async function startOrder(
   if ('runId' in claimed) return result(claimed.runId, true);
   // The claim row's own fingerprint: a row stored before fingerprints were versioned keeps its hash.
   const owned = { ...claimRow, fingerprint: claimed.fingerprint };
-  const runId = await startOrLearn(deps.client, deps.taskQueue, claimRow.workflowId, toSagaInput(request)).catch(async (err: unknown) => {
+  const runId = await startOrLearn(deps, claimRow.workflowId, toSagaInput(request)).catch(async (err: unknown) => {
     if (err instanceof NotStarted || !(err instanceof TemporalUnavailableError)) await deleteUnstartedMessage(deps.pool, owned);
     throw err instanceof NotStarted ? err.cause : err;
   });
@@ -138,9 +138,10 @@ class NotStarted extends Error {}
  * Starts the workflow; when Temporal does not answer in time, asks it whether the start happened before
  * giving up, so a start that was accepted late is still reported as accepted.
  */
-async function startOrLearn(client: Client, taskQueue: string, workflowId: string, input: OrderSagaInput): Promise<string> {
+async function startOrLearn(deps: { client: Client; taskQueue: string } & EagerStart, workflowId: string, input: OrderSagaInput): Promise<string> {
+  const { client } = deps;
   try {
-    return await startWorkflow(client, taskQueue, workflowId, input);
+    return await startWorkflow(deps, workflowId, input);
   } catch (err) {
     if (!isTemporalUnavailable(err)) throw err;
     const unavailable = new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}`);
@@ -154,7 +155,11 @@ async function startOrLearn(client: Client, taskQueue: string, workflowId: strin
   }
 }
 
-function startWorkflow(client: Client, taskQueue: string, workflowId: string, input: OrderSagaInput): Promise<string> {
+function startWorkflow(
+  { client, taskQueue, ...eager }: { client: Client; taskQueue: string } & EagerStart,
+  workflowId: string,
+  input: OrderSagaInput,
+): Promise<string> {
   return startOnce(
     client,
     orderSaga,
@@ -173,5 +178,6 @@ function startWorkflow(client: Client, taskQueue: string, workflowId: string, in
       ],
     },
     { startMs: START_DEADLINE_MS, lookupMs: LOOKUP_DEADLINE_MS },
+    eager,
   );
 }

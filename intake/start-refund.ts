@@ -11,7 +11,7 @@ import { refundWorkflowIdFor } from '../domain/refund';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { refundSaga } from '../workflows/refund-saga';
 import { TemporalUnavailableError } from './start-order';
-import { startOnce } from './start-workflow';
+import { startOnce, type EagerStart } from './start-workflow';
 
 const START_DEADLINE_MS = 5_000;
 /** A stored refund whose start has not come back holds its share of the cap this long (its start's deadlines and more). */
@@ -44,7 +44,7 @@ export interface RefundStartResult {
  * paid; the saga's claim step then enforces the cap in the database whatever raced. A copy (same ID, same
  * content) answers the stored refund and starts its saga again, which collapses onto the first.
  */
-export async function startRefund(deps: { client: Client; pool: Pool; taskQueue: string }, request: RefundMessage): Promise<RefundStartResult> {
+export async function startRefund(deps: { client: Client; pool: Pool; taskQueue: string } & EagerStart, request: RefundMessage): Promise<RefundStartResult> {
   const fingerprint = refundFingerprint(request);
   const existing = await selectRefund(deps.pool, request.refundId);
   const { refund, created } = existing ? { refund: existing, created: false } : await recordRefund(deps.pool, request, fingerprint);
@@ -92,7 +92,7 @@ function toRefundSagaInput({ refundId, orderId, amountCents, reason }: RefundMes
   return { refundId, orderId, amountCents, ...(reason === undefined ? {} : { reason }) };
 }
 
-async function start({ client, taskQueue }: { client: Client; taskQueue: string }, input: RefundSagaInput): Promise<string> {
+async function start({ client, taskQueue, eager, onEager }: { client: Client; taskQueue: string } & EagerStart, input: RefundSagaInput): Promise<string> {
   try {
     return await startOnce(
       client,
@@ -109,6 +109,7 @@ async function start({ client, taskQueue }: { client: Client; taskQueue: string 
         ],
       },
       { startMs: START_DEADLINE_MS, lookupMs: START_DEADLINE_MS },
+      { ...(eager === undefined ? {} : { eager }), ...(onEager ? { onEager } : {}) },
     );
   } catch (err) {
     if (isTemporalUnavailable(err)) {

@@ -46,7 +46,11 @@ describe('POST /orders with Prefer: wait, on real Temporal and PostgreSQL', () =
   afterEach(async () => assertInvariants(stack.db.pool, { allowPending: true }));
 
   const post = (payload: object, headers: Record<string, string>) => app.inject({ method: 'POST', url: '/orders', payload, headers });
-  const order = (ids: ReturnType<typeof uniqueIds>, extra: object = {}) => ({ customerId: ids.account, items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 500 }], ...extra });
+  const order = (ids: ReturnType<typeof uniqueIds>, extra: object = {}) => ({
+    customerId: ids.account,
+    items: [{ sku: ids.sku, quantity: 1, unitPriceCents: 500 }],
+    ...extra,
+  });
 
   it('an auto order answers 200 CONFIRMED within the wait; copies sent at once and later get the same outcome', async () => {
     const ids = uniqueIds('wait-ok');
@@ -62,7 +66,10 @@ describe('POST /orders with Prefer: wait, on real Temporal and PostgreSQL', () =
     expect((await ledgerOf(stack.db.pool, ids.account)).filter((e) => e.kind === 'debit')).toHaveLength(1);
 
     const late = await post(order(ids), { 'idempotency-key': ids.message, prefer: 'wait=4' });
-    expect({ code: late.statusCode, body: late.json<unknown>() }).toMatchObject({ code: 200, body: { status: 'CONFIRMED', duplicate: true, runId: bodies[0]!.runId } });
+    expect({ code: late.statusCode, body: late.json<unknown>() }).toMatchObject({
+      code: 200,
+      body: { status: 'CONFIRMED', duplicate: true, runId: bodies[0]!.runId },
+    });
   });
 
   it('an order its customer cannot pay answers 200 CANCELLED with the reason the database stored', async () => {

@@ -28,12 +28,22 @@ export function temporalLogger(logger: pino.Logger): SdkLogger {
  */
 export function installRuntimeLogger(
   logger: pino.Logger,
-  { coreLevel = 'WARN', metrics }: { coreLevel?: LogLevel; metrics?: { host: string; port: number } } = {},
+  {
+    coreLevel = 'WARN',
+    metrics,
+    shutdownSignals,
+  }: {
+    coreLevel?: LogLevel;
+    metrics?: { host: string; port: number };
+    /** Unset, the SDK's (SIGINT, SIGTERM…): a process that drains other work first passes [] and shuts its worker down itself. */
+    shutdownSignals?: NodeJS.Signals[];
+  } = {},
 ): void {
   const bindAddress = metrics && `${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}`;
   try {
     Runtime.install({
       logger: temporalLogger(logger),
+      ...(shutdownSignals ? { shutdownSignals } : {}),
       telemetryOptions: {
         logging: { forward: {}, filter: makeTelemetryFilterString({ core: coreLevel }) },
         // Prometheus conventions: counters end in _total, durations are histograms in seconds named so.

@@ -8,7 +8,7 @@ import { errorResponses } from '../schemas';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    metrics: { ordersStarted: Counter<'source' | 'result'> };
+    metrics: { ordersStarted: Counter<'source' | 'result'>; eagerStarts: Counter<'saga'> };
   }
 }
 
@@ -30,6 +30,12 @@ const metrics: FastifyPluginCallback = (app, _options, done) => {
     name: 'orders_start_requests_total',
     help: 'Order start requests by source and result (started, duplicate, conflict, unavailable, overloaded, failed)',
     labelNames: ['source', 'result'] as const,
+    registers: [registry],
+  });
+  const eagerStarts = new Counter({
+    name: 'sagas_eager_starts_total',
+    help: "Sagas whose first workflow task Temporal handed to this process's own worker (INTAKE_LAYOUT=worker), by saga",
+    labelNames: ['saga'] as const,
     registers: [registry],
   });
   const conflicts = new Counter({
@@ -72,7 +78,7 @@ const metrics: FastifyPluginCallback = (app, _options, done) => {
       this.set(app.admission.backlog);
     },
   });
-  app.decorate('metrics', { ordersStarted });
+  app.decorate('metrics', { ordersStarted, eagerStarts });
   app.get(
     '/metrics',
     { schema: { tags: ['operations'], summary: 'Prometheus metrics', response: { 200: exposition, ...errorResponses(401) } } },

@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { Client, type ConnectionLike } from '@temporalio/client';
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import { createTemporalClient } from '../../lib/temporal-client';
@@ -8,17 +8,34 @@ declare module 'fastify' {
     temporal: Client;
     /** For waits that end at their deadline (`Prefer: wait`): no gRPC retries, so nothing outlives the request. */
     temporalLongPoll: Client;
+    /** True when `temporal` shares its connection with an order worker in this process (INTAKE_LAYOUT=worker). */
+    eagerStart: boolean;
   }
 }
 
 /** A lazy Temporal client: the API starts while Temporal is down. */
-const temporal: FastifyPluginCallback<Parameters<typeof createTemporalClient>[0]> = (app, options, done) => {
-  const { client, connection } = createTemporalClient(options);
+type Options = Parameters<typeof createTemporalClient>[0] & {
+  /** An order worker's native connection, which its owner closes: starts through it may run eagerly on that worker. */
+  workerConnection?: ConnectionLike | undefined;
+};
+
+const temporal: FastifyPluginCallback<Options> = (app, { workerConnection, ...options }, done) => {
+  const { client, connection } = workerConnection
+    ? {
+        client: new Client({
+          connection: workerConnection,
+          namespace: options.namespace,
+          ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+        }),
+        connection: undefined,
+      }
+    : createTemporalClient(options);
   const longPoll = createTemporalClient({ ...options, grpcRetries: false });
   app.decorate('temporal', client);
   app.decorate('temporalLongPoll', longPoll.client);
+  app.decorate('eagerStart', Boolean(workerConnection));
   app.addHook('onClose', async () => {
-    await connection.close();
+    await connection?.close();
     await longPoll.connection.close();
   });
   done();

@@ -70,7 +70,18 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue, maxWaitSe
       const messageId = headerId ?? bodyId;
       if (!messageId) throw new HttpError(400, 'MissingMessageId', 'send an Idempotency-Key header or a messageId in the body');
       try {
-        const result = await startOrder({ client: app.temporal, pool: app.db, taskQueue, admission: app.admission }, { messageId, ...order }, 'rest');
+        const result = await startOrder(
+          {
+            client: app.temporal,
+            pool: app.db,
+            taskQueue,
+            admission: app.admission,
+            eager: app.eagerStart,
+            onEager: () => app.metrics.eagerStarts.inc({ saga: 'order' }),
+          },
+          { messageId, ...order },
+          'rest',
+        );
         app.metrics.ordersStarted.inc({ source: 'rest', result: result.duplicate ? 'duplicate' : 'started' });
         const waitSeconds = preferredWaitSeconds(request.headers.prefer, maxWaitSeconds);
         if (waitSeconds === undefined) return reply.code(result.duplicate ? 200 : 202).send({ ...result, status: result.status ?? 'PENDING' });

@@ -36,7 +36,10 @@ export function registerRefundRoutes(app: FastifyInstance, { taskQueue }: { task
       const refundId = headerId ?? bodyId;
       if (!refundId) throw new HttpError(400, 'MissingRefundId', 'send an Idempotency-Key header or a refundId in the body');
       try {
-        const result = await startRefund({ client: app.temporal, pool: app.db, taskQueue }, { refundId, orderId: request.params.orderId, ...refund });
+        const result = await startRefund(
+          { client: app.temporal, pool: app.db, taskQueue, eager: app.eagerStart, onEager: () => app.metrics.eagerStarts.inc({ saga: 'refund' }) },
+          { refundId, orderId: request.params.orderId, ...refund },
+        );
         return reply
           .code(result.duplicate ? 200 : 202)
           .send({ ...refundViewOf(result.refund), workflowId: result.workflowId, runId: result.runId, duplicate: result.duplicate });
