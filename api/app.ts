@@ -16,6 +16,7 @@ import errors, { frameworkErrors } from './plugins/errors';
 import json from './plugins/json';
 import logIds from './plugins/log-ids';
 import metrics from './plugins/metrics';
+import orderEndings from './plugins/order-endings';
 import shutdown from './plugins/shutdown';
 import temporal from './plugins/temporal';
 import { registerAccountRoutes } from './routes/accounts';
@@ -62,6 +63,7 @@ export async function buildApp(
     queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
     onPool: tracing?.tracePool,
   });
+  void app.register(orderEndings, { connectionString: config.DATABASE_URL });
   void app.register(temporal, {
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,

@@ -17,6 +17,7 @@ import type { BenchResults } from './report/results';
 import { formatTable } from './report/table';
 import { classicUnderFaults } from './scenarios/classic-faults';
 import { duplicatePosts } from './scenarios/duplicates';
+import { eagerLayout } from './scenarios/eager';
 import { historyPerSaga } from './scenarios/history';
 import { kafkaIntake } from './scenarios/kafka-intake';
 import { waitingMemory } from './scenarios/memory';
@@ -130,6 +131,7 @@ async function main(argv: string[]): Promise<number> {
       await section(ctx, 'history', () => historyPerSaga(ctx, m.serviceFirst, m.noopFirst), failures);
     }
     await section(ctx, 'intake', () => kafkaIntake(ctx), failures);
+    await section(ctx, 'eager', () => eagerLayout(ctx), failures);
     await section(ctx, 'workers', () => workerScaling(ctx), failures);
     await section(ctx, 'faults', () => classicUnderFaults(ctx), failures);
     await section(ctx, 'memory', () => waitingMemory(ctx), failures);

@@ -40,6 +40,13 @@ export async function selectOrder(db: Queryable, id: string): Promise<OrderRow |
   return rows[0];
 }
 
+export type OrderOutcomeRow = Pick<OrderRow, 'status' | 'cancel_reason' | 'needs_review'>;
+
+export async function selectOrderOutcome(db: Queryable, id: string): Promise<OrderOutcomeRow | undefined> {
+  const { rows } = await db.query<OrderOutcomeRow>('select status, cancel_reason, needs_review from orders where id = $1', [id]);
+  return rows[0];
+}
+
 export async function selectOrderForUpdate(db: Queryable, id: string): Promise<OrderRow | undefined> {
   const { rows } = await db.query<OrderRow>('select * from orders where id = $1 for update', [id]);
   return rows[0];

@@ -220,6 +220,8 @@ async function main(): Promise<void> {
     ...versioning,
     WORKER_METRICS_PORT: String(metricsUrls.find((m) => m.process === name)?.port ?? 0),
   });
+  // INTAKE_LAYOUT=worker: the API also runs an order worker of the same build, and starts sagas eagerly on it.
+  const apiEnv = config.INTAKE_LAYOUT === 'worker' ? { ...linked('api'), ...versioning } : linked('api');
   const supervisor = new Supervisor({
     maxRestarts: stack.STACK_MAX_RESTARTS,
     windowSeconds: stack.STACK_RESTART_WINDOW_SECONDS,
@@ -236,7 +238,7 @@ async function main(): Promise<void> {
   const appProcs = await Promise.all([
     ...workerNames.map((name) => supervisor.run(app(name, () => startWorker({ ...worker, env: workerEnv(name), name })))),
     supervisor.run(app('consumer', () => startConsumer({ ...apps, env: linked('consumer') }))),
-    supervisor.run(app('api', () => startApi({ ...apps, env: linked('api'), port: config.API_PORT }))),
+    supervisor.run(app('api', () => startApi({ ...apps, env: apiEnv, port: config.API_PORT }))),
   ]);
   if (stopped.signal.aborted) return;
   const pidOf = (name: string) => appProcs.find((proc) => proc.name === name)?.child.pid;
@@ -247,6 +249,7 @@ async function main(): Promise<void> {
       '',
       `saga-orchestrator is up (${seconds}s)`,
       `  API                 http://${config.API_HOST}:${config.API_PORT}   (docs: /docs, health: /healthz)`,
+      ...(config.INTAKE_LAYOUT === 'worker' ? ['  intake layout       worker: the API runs an order worker too and starts sagas eagerly on it'] : []),
       `  Temporal            ${temporalAddress}   namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE}`,
       `  Temporal Web UI     ${uiUrl}`,
       `  workers             ${workerNames.length} on task queue ${config.TEMPORAL_TASK_QUEUE}: ${workerNames.map((name) => `${name} (pid ${pidOf(name)})`).join(', ')}`,

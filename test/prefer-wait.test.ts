@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../api/app';
 import { preferredWaitSeconds } from '../api/prefer';
 import { loadConfig } from '../config';
@@ -111,6 +111,27 @@ describe('POST /orders with Prefer: wait, on real Temporal and PostgreSQL', () =
       });
       await stack.result(ids.message);
     }
+  });
+
+  it('a listener whose connection is cut still answers: the recheck sees the order end', async () => {
+    const { rows } = await stack.db.pool.query<{ n: number }>(
+      "select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen %'",
+    );
+    expect(rows[0]!.n).toBe(1);
+    const ids = uniqueIds('wait-unheard');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const answer = await post(order(ids), { 'idempotency-key': ids.message, prefer: 'wait=4' });
+    expect({ code: answer.statusCode, status: answer.json<{ status: string }>().status }).toEqual({ code: 200, status: 'CONFIRMED' });
+    // And it listens again.
+    await vi.waitFor(
+      async () => {
+        const again = await stack.db.pool.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen %'",
+        );
+        expect(again.rows[0]!.n).toBe(1);
+      },
+      { timeout: 10_000 },
+    );
   });
 
   it('Temporal going down during the wait: the accepted order answers 202 PENDING, and its saga ends once Temporal is back', async () => {

@@ -6,8 +6,6 @@ import { createTemporalClient } from '../../lib/temporal-client';
 declare module 'fastify' {
   interface FastifyInstance {
     temporal: Client;
-    /** For waits that end at their deadline (`Prefer: wait`): no gRPC retries, so nothing outlives the request. */
-    temporalLongPoll: Client;
     /** True when `temporal` shares its connection with an order worker in this process (INTAKE_LAYOUT=worker). */
     eagerStart: boolean;
   }
@@ -30,13 +28,10 @@ const temporal: FastifyPluginCallback<Options> = (app, { workerConnection, ...op
         connection: undefined,
       }
     : createTemporalClient(options);
-  const longPoll = createTemporalClient({ ...options, grpcRetries: false });
   app.decorate('temporal', client);
-  app.decorate('temporalLongPoll', longPoll.client);
   app.decorate('eagerStart', Boolean(workerConnection));
   app.addHook('onClose', async () => {
     await connection?.close();
-    await longPoll.connection.close();
   });
   done();
 };

@@ -15,7 +15,6 @@ import { orderCommandSchema } from '../../contract/order';
 import { errorResponses, orderAnswer, orderStartHeaders, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
 import { refundViewOf } from '../refund-view';
 import { preferredWaitSeconds } from '../prefer';
-import { awaitOrderOutcome } from '../../intake/await-outcome';
 
 /** An order lists its newest refunds; refundCount says how many it has. */
 const LISTED_REFUNDS = 100;
@@ -87,7 +86,7 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue, maxWaitSe
         if (waitSeconds === undefined) return reply.code(result.duplicate ? 200 : 202).send({ ...result, status: result.status ?? 'PENDING' });
         reply.header('preference-applied', `wait=${waitSeconds}`);
         const ended = result.status && result.status !== 'PENDING';
-        const outcome = ended || waitSeconds === 0 ? undefined : await awaitOrderOutcome(app.temporalLongPoll, result, waitSeconds * 1_000);
+        const outcome = ended || waitSeconds === 0 ? undefined : await app.orderEndings.wait(result.orderId, waitSeconds * 1_000);
         if (outcome) return reply.code(200).send({ ...result, ...outcome });
         return reply.code(result.duplicate || ended ? 200 : 202).send({ ...result, status: result.status ?? 'PENDING' });
       } catch (err) {

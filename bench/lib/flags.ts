@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../lib/cli';
 
-export const sections = ['maximum', 'baseline', 'rates', 'duplicates', 'intake', 'history', 'workers', 'faults', 'memory'] as const;
+export const sections = ['maximum', 'baseline', 'rates', 'duplicates', 'intake', 'history', 'eager', 'workers', 'faults', 'memory'] as const;
 export type Section = (typeof sections)[number];
 
 /** The last commit before the speed work of issue 8 (S9): "today's" service in the issue's target. */

@@ -79,7 +79,7 @@ export async function setUp(
 
   const servicePoller = new DonePoller(pool, orderEnded);
   const classicPoller = new DonePoller(ref.pool, orderEnded);
-  const kinds: OrderKind[] = ['service', 'noop', 'noopLocal', 'baseline', 'classic', 'intake', 'waiting', 'fault'];
+  const kinds: OrderKind[] = ['service', 'noop', 'noopLocal', 'baseline', 'classic', 'intake', 'waiting', 'fault', 'eager', 'waitSeparate'];
   const ctx: BenchContext = {
     run,
     flags,

@@ -5,9 +5,20 @@
  */
 import type { OrderMessage } from '../../contract/order';
 
-export type OrderKind = 'service' | 'noop' | 'noopLocal' | 'baseline' | 'classic' | 'intake' | 'waiting' | 'fault';
+export type OrderKind = 'service' | 'noop' | 'noopLocal' | 'baseline' | 'classic' | 'intake' | 'waiting' | 'fault' | 'eager' | 'waitSeparate';
 
-const prefix: Record<OrderKind, string> = { service: 's', noop: 'n', noopLocal: 'l', baseline: 'b', classic: 'c', intake: 'k', waiting: 'w', fault: 'f' };
+const prefix: Record<OrderKind, string> = {
+  service: 's',
+  noop: 'n',
+  noopLocal: 'l',
+  baseline: 'b',
+  classic: 'c',
+  intake: 'k',
+  waiting: 'w',
+  fault: 'f',
+  eager: 'e',
+  waitSeparate: 'p',
+};
 
 export const unitPriceCents = 999;
 

@@ -103,6 +103,8 @@ export interface BenchResults {
     latency: { step: string; p50VsNoop: number; p99VsNoop: number; p50VsClassic: number; p99VsClassic: number }[];
     /** Orders/s with N workers over orders/s with one. */
     workers: Record<string, number>;
+    /** The eager section: each layout's throughput over the no-op's and each other's; POST → CONFIRMED p50/p99 read from the answer over the database poll's. */
+    layouts?: Record<'separateVsNoop' | 'eagerVsNoop' | 'eagerVsSeparate' | 'waitP50VsPoll' | 'eagerWaitP50VsPoll' | 'eagerWaitP99VsPoll', number>;
   };
   history?: { service: HistoryStats; noop: HistoryStats };
   /** CPU ms per order by process during the closed-loop maximum runs (the service's and the no-op reference's). */

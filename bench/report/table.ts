@@ -41,6 +41,13 @@ export function formatTable(r: BenchResults): string {
         ` to CONFIRMED row, p50 ${share(l.p50VsClassic)}x and p99 ${share(l.p99VsClassic)}x the classic's`,
     );
   }
+  if (r.ratios.layouts) {
+    const l = r.ratios.layouts;
+    out.push(
+      `  layouts: throughput separate ${share(l.separateVsNoop)}x and eager ${share(l.eagerVsNoop)}x the no-op's (eager / separate ${share(l.eagerVsSeparate)}x);` +
+        ` POST → CONFIRMED p50 with Prefer: wait ${share(l.waitP50VsPoll)}x (separate) and ${share(l.eagerWaitP50VsPoll)}x (eager, p99 ${share(l.eagerWaitP99VsPoll)}x) the database poll's`,
+    );
+  }
   if (r.workers?.length) {
     out.push(
       `  workers: ${r.workers.map((w) => `${w.workers} -> ${num(w.ordersPerSec)} orders/s (x${share(r.ratios.workers[String(w.workers)] ?? Number.NaN)}), RSS ${w.workerRssMiB.join('+')} MiB`).join('; ')}`,
