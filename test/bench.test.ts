@@ -38,7 +38,7 @@ describe('npm run bench (short)', () => {
   });
 
   it(
-    'measures the service, both no-op shapes, the classic consumer and PostgreSQL side by side and writes JSON, PNG and table',
+    'measures the service (both intake layouts), both no-op shapes, the classic consumer and PostgreSQL side by side and writes JSON, PNG and table',
     { timeout: 600_000 },
     async () => {
       const skip = 'baseline,rates,intake,history,workers,faults,memory';
@@ -84,6 +84,9 @@ describe('npm run bench (short)', () => {
       expect(results.cpuPerOrderMs?.service?.total).toBeGreaterThan(0);
       expect(output).toMatch(/\| service max \(closed loop/);
       expect(output).toMatch(/duplicate POST/);
+      // The eager section: both layouts, and POSTs answered CONFIRMED in the request on each.
+      expect(results.scenarios.map((s) => s.short)).toEqual(expect.arrayContaining(['separate max', 'eager max', 'separate 50% wait', 'eager 50% wait']));
+      expect(results.ratios.layouts?.eagerVsNoop).toBeGreaterThan(0);
     },
   );
 });
