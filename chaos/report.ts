@@ -8,6 +8,8 @@ import type { Fault } from './faults';
 
 export interface ChaosReport {
   run: string;
+  /** INTAKE_LAYOUT of the stack it ran on. */
+  layout: string;
   startedAt: string;
   finishedAt: string;
   sent: number;

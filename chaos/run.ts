@@ -26,6 +26,7 @@ const usage = `usage: npm run chaos -- [options]
   --faults LIST          fault kinds to inject, comma-separated (default all): ${faultKinds.join(', ')}
   --network-hold-seconds N  how long a network fault stays on its two links (default 6)
   --quiet-timeout N      seconds to wait for every accepted order to end (default 600)
+  --layout L             separate (default: workers in their own processes) or worker (INTAKE_LAYOUT=worker: the API and consumer run a worker too and start sagas eagerly on it)
   --use-running          use the stack npm start runs (STACK_DIR, API_PORT, DATABASE_URL, ...) instead of starting one
 Writes .stack/chaos/report.json; exits 1 on any loss, double, strand, violation or unexpected answer, 2 on bad flags.`;
 
@@ -43,6 +44,7 @@ function parseFlags(argv: string[]) {
       'network-hold-seconds': { type: 'string', default: '6' },
       'quiet-timeout': { type: 'string', default: '600' },
       'use-running': { type: 'boolean', default: false },
+      layout: { type: 'string', default: 'separate' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -64,7 +66,13 @@ function parseFlags(argv: string[]) {
     networkHoldMs: number('network-hold-seconds', 1, 600) * 1_000,
     quietTimeoutMs: number('quiet-timeout', 10, 86_400) * 1_000,
     useRunning: values['use-running'],
+    layout: layoutOf(values.layout),
   };
+}
+
+function layoutOf(value: string): 'separate' | 'worker' {
+  if (value !== 'separate' && value !== 'worker') throw new UsageError(`--layout must be separate or worker, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function faultList(list: string): FaultKind[] {
@@ -103,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
         SAGA_FAULT_AFTER_COMMIT_RATE: String(flags.faultRate),
         WORKFLOW_BUNDLE: bundle!,
         STACK_FAULT_PROXY: flags.kinds.some(isNetworkFault) ? '1' : '0',
+        INTAKE_LAYOUT: flags.layout,
       });
   const links = linkFaults(stack.stackDir);
   if (!links && flags.kinds.some(isNetworkFault)) {
@@ -207,6 +216,7 @@ async function main(argv: string[]): Promise<number> {
     for (const s of states.values()) orders[s.status] = (orders[s.status] ?? 0) + 1;
     const report: ChaosReport = {
       run,
+      layout: flags.useRunning ? (process.env.INTAKE_LAYOUT ?? 'separate') : flags.layout,
       startedAt,
       finishedAt: new Date().toISOString(),
       sent: load.sent,

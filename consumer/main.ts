@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfigOrExit } from '../config';
+import { Client } from '@temporalio/client';
+import { loadConfigOrExit, type Config } from '../config';
 import { createPool } from '../db/pool';
 import { Admission, countBacklog } from '../intake/admission';
 import { startOrder } from '../intake/start-order';
@@ -11,7 +12,9 @@ import { serveMetrics, type MetricsServer } from '../lib/metrics-server';
 import { createTemporalClient } from '../lib/temporal-client';
 import { createKafka, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
-import { startTracing } from '../tracing';
+import { startTracing, type Tracing } from '../tracing';
+import { runOrderWorker, type RunningWorker } from '../worker/order-worker';
+import { installRuntimeLogger } from '../worker/runtime';
 import { OrderIntake } from './intake';
 import { tracedStart } from './traced-start';
 import { createConsumerMetrics } from './metrics';
@@ -30,11 +33,19 @@ async function main(): Promise<void> {
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS });
   tracing?.tracePool(pool);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
-  const { client, connection } = createTemporalClient({
-    address: config.TEMPORAL_ADDRESS,
-    namespace: config.TEMPORAL_NAMESPACE,
-    interceptors: tracing?.clientInterceptors,
-  });
+  // INTAKE_LAYOUT=worker: an order worker in this process, whose connection the client shares, so starts run eagerly on it.
+  const worker = config.INTAKE_LAYOUT === 'worker' ? await embeddedWorker(config, logger, tracing) : undefined;
+  const { client, connection } = worker
+    ? {
+        client: new Client({
+          connection: worker.connection,
+          namespace: config.TEMPORAL_NAMESPACE,
+          ...(tracing?.clientInterceptors ? { interceptors: tracing.clientInterceptors } : {}),
+        }),
+        connection: undefined,
+      }
+    : createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, interceptors: tracing?.clientInterceptors });
+  const eager = { eager: Boolean(worker) };
   const admission = new Admission(countBacklog(client, config.TEMPORAL_TASK_QUEUE), config.INTAKE_BACKLOG_LIMIT, config.INTAKE_BACKLOG_CHECK_MS);
   const metrics = createConsumerMetrics({
     kafka,
@@ -57,9 +68,9 @@ async function main(): Promise<void> {
     logger,
     events: metrics.events,
     start: metrics.countStarts(
-      tracedStart(tracing, (request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission }, request, 'kafka')),
+      tracedStart(tracing, (request) => startOrder({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, admission, ...eager }, request, 'kafka')),
     ),
-    startRefund: (request) => startRefund({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE }, request),
+    startRefund: (request) => startRefund({ client, pool, taskQueue: config.TEMPORAL_TASK_QUEUE, ...eager }, request),
     // Not a broker or database fault (kafkajs restarts after those): exit so that it is seen, not a silent idle consumer.
     onFatalCrash: () => void shutdown('fatal consumer crash', 1),
   });
@@ -75,7 +86,9 @@ async function main(): Promise<void> {
     admission.stop();
     await settle(logger, 'relay stop', relay.stop());
     await settle(logger, 'metrics close', Promise.all([metricsServer?.close(), metrics.close()]));
-    await settle(logger, 'Temporal connection close', connection.close());
+    await settle(logger, 'Temporal connection close', connection?.close() ?? Promise.resolve());
+    // After the intake: its last starts go through the worker's connection.
+    await settle(logger, 'worker drain', worker?.shutdown() ?? Promise.resolve());
     await settle(logger, 'pool end', pool.end());
     await settle(logger, 'tracing flush', tracing?.shutdown() ?? Promise.resolve());
     process.exit(code);
@@ -90,6 +103,12 @@ async function main(): Promise<void> {
     () => stopping,
   );
   logger.info({ topic: intake.topic, group: config.KAFKA_CONSUMER_GROUP, metrics: metricsServer?.url ?? 'off' }, 'consumer and outbox relay running');
+}
+
+/** An order worker in the consumer (INTAKE_LAYOUT=worker); it drains once the intake has stopped, not on the signal. */
+async function embeddedWorker(config: Config, logger: Logger, tracing: Tracing | undefined): Promise<RunningWorker> {
+  installRuntimeLogger(logger.child({ component: 'worker' }), { shutdownSignals: [] });
+  return runOrderWorker({ ...config, WORKER_NAME: config.WORKER_NAME ?? 'consumer' }, logger, tracing);
 }
 
 /** A broker that is down or restarting at start-up is waited for, not a reason to exit. */

@@ -221,7 +221,8 @@ async function main(): Promise<void> {
     WORKER_METRICS_PORT: String(metricsUrls.find((m) => m.process === name)?.port ?? 0),
   });
   // INTAKE_LAYOUT=worker: the API also runs an order worker of the same build, and starts sagas eagerly on it.
-  const apiEnv = config.INTAKE_LAYOUT === 'worker' ? { ...linked('api'), ...versioning } : linked('api');
+  const intakeEnv = (name: 'api' | 'consumer') => (config.INTAKE_LAYOUT === 'worker' ? { ...linked(name), ...versioning } : linked(name));
+  const apiEnv = intakeEnv('api');
   const supervisor = new Supervisor({
     maxRestarts: stack.STACK_MAX_RESTARTS,
     windowSeconds: stack.STACK_RESTART_WINDOW_SECONDS,
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
   const app = (name: string, start: () => Promise<ManagedProcess>) => ({ name, logFile: path.join(logDir, `${name}.log`), start });
   const appProcs = await Promise.all([
     ...workerNames.map((name) => supervisor.run(app(name, () => startWorker({ ...worker, env: workerEnv(name), name })))),
-    supervisor.run(app('consumer', () => startConsumer({ ...apps, env: linked('consumer') }))),
+    supervisor.run(app('consumer', () => startConsumer({ ...apps, env: intakeEnv('consumer') }))),
     supervisor.run(app('api', () => startApi({ ...apps, env: apiEnv, port: config.API_PORT }))),
   ]);
   if (stopped.signal.aborted) return;
@@ -249,7 +250,9 @@ async function main(): Promise<void> {
       '',
       `saga-orchestrator is up (${seconds}s)`,
       `  API                 http://${config.API_HOST}:${config.API_PORT}   (docs: /docs, health: /healthz)`,
-      ...(config.INTAKE_LAYOUT === 'worker' ? ['  intake layout       worker: the API runs an order worker too and starts sagas eagerly on it'] : []),
+      ...(config.INTAKE_LAYOUT === 'worker'
+        ? ['  intake layout       worker: the API and the consumer run an order worker too and start sagas eagerly on it']
+        : []),
       `  Temporal            ${temporalAddress}   namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE}`,
       `  Temporal Web UI     ${uiUrl}`,
       `  workers             ${workerNames.length} on task queue ${config.TEMPORAL_TASK_QUEUE}: ${workerNames.map((name) => `${name} (pid ${pidOf(name)})`).join(', ')}`,
