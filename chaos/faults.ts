@@ -47,6 +47,8 @@ export interface FaultOptions {
   gapMs: number;
   /** Period of the kill -9 of a worker. */
   killWorkerEveryMs: number;
+  /** The processes that run workers, killed in turn: the fleet's, and on the eager layout the API and the consumer too. */
+  workerProcesses?: ProcessKind[];
   /** The kinds to inject; the rest are skipped. */
   kinds: FaultKind[];
   /** How long a network fault stays on its links. */
@@ -90,12 +92,15 @@ export class FaultInjector {
 
   /** kill -9 of a worker every few seconds until stop(). */
   async killWorkersPeriodically(): Promise<void> {
-    while (!this.stopped && this.options.kinds.includes('kill-worker')) {
+    const targets = this.options.workerProcesses ?? ['worker'];
+    for (let n = 0; !this.stopped && this.options.kinds.includes('kill-worker'); n++) {
       await sleep(this.options.killWorkerEveryMs);
       if (this.stopped) return;
-      const [pid] = findProcesses(this.stack.stackPid, 'worker');
+      const target = targets[n % targets.length]!;
+      const [pid] = findProcesses(this.stack.stackPid, target);
       // A worker still starting (bundling) is not killed again: on a slow machine none would ever serve.
-      if (pid && (await this.options.isServing(pid).catch(() => false))) this.inject('kill-worker', pid, 'SIGKILL');
+      if (pid && (await this.options.isServing(pid).catch(() => false)))
+        this.inject('kill-worker', pid, 'SIGKILL', target === 'worker' ? undefined : `SIGKILL ${target}`);
     }
   }
 

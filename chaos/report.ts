@@ -96,7 +96,8 @@ export async function checkBacksUsed(client: Client, workflowIds: string[]): Pro
 /** The after-commit faults the workers logged (worker/fault-injection.ts). */
 export function countInjectedFaults(logDir: string): number {
   let count = 0;
-  for (const file of readdirSync(logDir).filter((f) => f.startsWith('worker'))) {
+  // On the eager layout the API and the consumer run workers too.
+  for (const file of readdirSync(logDir).filter((f) => /^(worker|api|consumer)/.test(f))) {
     count += readFileSync(path.join(logDir, file), 'utf8').split('fault injected: activity committed').length - 1;
   }
   return count;

@@ -154,6 +154,7 @@ async function main(argv: string[]): Promise<number> {
     networkHoldMs: flags.networkHoldMs,
     links,
     isServing,
+    workerProcesses: flags.layout === 'worker' && !flags.useRunning ? ['worker', 'api', 'consumer'] : ['worker'],
     log,
   });
   try {
