@@ -269,6 +269,8 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     const socket = net.connect({ port, host: '127.0.0.1' });
     let raw = '';
     socket.on('data', (d: Buffer) => (raw += d.toString()));
+    // Listen before closing: the server may drop the socket before `close()` resolves.
+    const socketClosed = new Promise((r) => socket.once('close', r));
     await new Promise((r) => socket.once('connect', r));
     // A request whose body is still arriving keeps the connection busy, so the server cannot drop it...
     socket.write('POST /accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n');
@@ -277,7 +279,7 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     // ...and the next request on it arrives while the server drains.
     socket.write('{}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     await closed;
-    await new Promise((r) => socket.once('close', r));
+    await socketClosed;
     const second = raw.slice(raw.indexOf('HTTP/1.1', 1));
     expect(second).toMatch(/^HTTP\/1\.1 503/);
     expect(second).toMatch(/\r\nretry-after: 5\r\n/i);
