@@ -1,10 +1,9 @@
-import { loadConfigOrExit, type Config } from '../config';
+import { loadConfigOrExit } from '../config';
 import { exitOnError, logExits } from '../lib/exit';
 import { createLogger, logProcessWarnings, type Logger } from '../lib/logger';
 import { redactUrl, secretsOf } from '../lib/redact';
-import { startTracing, type Tracing } from '../tracing';
-import { runOrderWorker, type RunningWorker } from '../worker/order-worker';
-import { installRuntimeLogger } from '../worker/runtime';
+import { startTracing } from '../tracing';
+import { runEmbeddedWorker, type RunningWorker } from '../worker/order-worker';
 import { buildApp } from './app';
 
 let logger: Logger | undefined;
@@ -12,7 +11,11 @@ let logger: Logger | undefined;
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const tracing = await startTracing('api', config);
-  const worker = config.INTAKE_LAYOUT === 'worker' ? await embeddedWorker(config, tracing) : undefined;
+  let worker: RunningWorker | undefined;
+  if (config.INTAKE_LAYOUT === 'worker') {
+    logger = createLogger({ name: 'api-worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+    worker = await runEmbeddedWorker(config, logger, 'api', tracing);
+  }
   const app = await buildApp(config, { tracing, ...(worker ? { workerConnection: worker.connection } : {}) });
   logger = app.log as Logger;
   logExits(logger);
@@ -42,15 +45,6 @@ async function main(): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     throw new Error(`port ${config.API_PORT} is already in use; set API_PORT to a free port`, { cause: err });
   }
-}
-
-/** An order worker in the API process (INTAKE_LAYOUT=worker); it drains when the API has closed, not on the signal. */
-async function embeddedWorker(config: Config, tracing: Tracing | undefined): Promise<RunningWorker> {
-  const workerLogger = createLogger({ name: 'api-worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
-  logger = workerLogger;
-  // No runtime metrics port: the fleet's workers serve those, and the API serves its own on API_PORT.
-  installRuntimeLogger(workerLogger, { shutdownSignals: [] });
-  return runOrderWorker({ ...config, WORKER_NAME: config.WORKER_NAME ?? 'api' }, workerLogger, tracing);
 }
 
 main().catch((err: unknown) => exitOnError(logger, err));

@@ -89,7 +89,7 @@ export async function withServers(work: (servers: Servers) => Promise<number>, o
     throw unreachable(err, config) ?? err;
   } finally {
     await pool?.end().catch(() => undefined);
-    await temporal?.connection.close().catch(() => undefined);
+    await temporal?.close().catch(() => undefined);
   }
 }
 

@@ -72,7 +72,7 @@ export async function runDeploy(args: string[]): Promise<number> {
   const config = loadConfigOrExit();
   const deploymentName = values.deployment ?? config.WORKER_DEPLOYMENT_NAME;
   if (!buildIdPattern.test(deploymentName)) throw new UsageError(`deployment ${JSON.stringify(deploymentName)}: letters, digits, _ . - only`);
-  const { client, connection } = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const { client, connection, close } = createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   const target: DeploymentTarget = { connection, namespace: config.TEMPORAL_NAMESPACE, deploymentName };
   const print = (human: string, json: object) => process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
   try {
@@ -139,7 +139,7 @@ export async function runDeploy(args: string[]): Promise<number> {
     }
     throw err;
   } finally {
-    await connection.close();
+    await close();
   }
 }
 

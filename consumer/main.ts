@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@temporalio/client';
-import { loadConfigOrExit, type Config } from '../config';
+import { loadConfigOrExit } from '../config';
 import { createPool } from '../db/pool';
 import { Admission, countBacklog } from '../intake/admission';
 import { startOrder } from '../intake/start-order';
@@ -12,9 +11,8 @@ import { serveMetrics, type MetricsServer } from '../lib/metrics-server';
 import { createTemporalClient } from '../lib/temporal-client';
 import { createKafka, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
-import { startTracing, type Tracing } from '../tracing';
-import { runOrderWorker, type RunningWorker } from '../worker/order-worker';
-import { installRuntimeLogger } from '../worker/runtime';
+import { startTracing } from '../tracing';
+import { runEmbeddedWorker } from '../worker/order-worker';
 import { OrderIntake } from './intake';
 import { tracedStart } from './traced-start';
 import { createConsumerMetrics } from './metrics';
@@ -34,17 +32,13 @@ async function main(): Promise<void> {
   tracing?.tracePool(pool);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
   // INTAKE_LAYOUT=worker: an order worker in this process, whose connection the client shares, so starts run eagerly on it.
-  const worker = config.INTAKE_LAYOUT === 'worker' ? await embeddedWorker(config, logger, tracing) : undefined;
-  const { client, connection } = worker
-    ? {
-        client: new Client({
-          connection: worker.connection,
-          namespace: config.TEMPORAL_NAMESPACE,
-          ...(tracing?.clientInterceptors ? { interceptors: tracing.clientInterceptors } : {}),
-        }),
-        connection: undefined,
-      }
-    : createTemporalClient({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, interceptors: tracing?.clientInterceptors });
+  const worker = config.INTAKE_LAYOUT === 'worker' ? await runEmbeddedWorker(config, logger.child({ component: 'worker' }), 'consumer', tracing) : undefined;
+  const { client, close: closeTemporal } = createTemporalClient({
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: tracing?.clientInterceptors,
+    workerConnection: worker?.connection,
+  });
   const eager = { eager: Boolean(worker) };
   const admission = new Admission(countBacklog(client, config.TEMPORAL_TASK_QUEUE), config.INTAKE_BACKLOG_LIMIT, config.INTAKE_BACKLOG_CHECK_MS);
   const metrics = createConsumerMetrics({
@@ -86,7 +80,7 @@ async function main(): Promise<void> {
     admission.stop();
     await settle(logger, 'relay stop', relay.stop());
     await settle(logger, 'metrics close', Promise.all([metricsServer?.close(), metrics.close()]));
-    await settle(logger, 'Temporal connection close', connection?.close() ?? Promise.resolve());
+    await settle(logger, 'Temporal connection close', closeTemporal());
     // After the intake: its last starts go through the worker's connection.
     await settle(logger, 'worker drain', worker?.shutdown() ?? Promise.resolve());
     await settle(logger, 'pool end', pool.end());
@@ -106,11 +100,6 @@ async function main(): Promise<void> {
 }
 
 /** An order worker in the consumer (INTAKE_LAYOUT=worker); it drains once the intake has stopped, not on the signal. */
-async function embeddedWorker(config: Config, logger: Logger, tracing: Tracing | undefined): Promise<RunningWorker> {
-  installRuntimeLogger(logger.child({ component: 'worker' }), { shutdownSignals: [] });
-  return runOrderWorker({ ...config, WORKER_NAME: config.WORKER_NAME ?? 'consumer' }, logger, tracing);
-}
-
 /** A broker that is down or restarting at start-up is waited for, not a reason to exit. */
 async function startUntilConnected(logger: Log, start: () => Promise<void>, stopping: () => boolean): Promise<void> {
   for (let delay = 1_000; !stopping(); delay = Math.min(delay * 2, 30_000)) {

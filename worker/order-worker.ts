@@ -9,7 +9,7 @@ import { bundleWorkflows } from './build-bundle';
 import { createOrderWorker } from './create-worker';
 import { becomeCurrent } from './deployment-bootstrap';
 import { injectFaultsAfterCommit } from './fault-injection';
-import { temporalLogger } from './runtime';
+import { installRuntimeLogger, temporalLogger } from './runtime';
 import { buildIdOf, deploymentOptions, workerTuning } from './settings';
 import { connectWorker } from './temporal-connection';
 
@@ -63,4 +63,13 @@ export async function runOrderWorker(config: Config, logger: Logger, tracing?: T
       await done;
     },
   };
+}
+
+/**
+ * An order worker inside an intake process (INTAKE_LAYOUT=worker), named after it. It drains when its host
+ * has stopped taking requests, not on the signal; and it serves no runtime metrics port of its own.
+ */
+export function runEmbeddedWorker(config: Config, logger: Logger, host: 'api' | 'consumer', tracing?: Tracing): Promise<RunningWorker> {
+  installRuntimeLogger(logger, { shutdownSignals: [] });
+  return runOrderWorker({ ...config, WORKER_NAME: config.WORKER_NAME ?? host }, logger, tracing);
 }

@@ -1,4 +1,4 @@
-import { Client, type ConnectionLike } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import { createTemporalClient } from '../../lib/temporal-client';
@@ -12,27 +12,13 @@ declare module 'fastify' {
 }
 
 /** A lazy Temporal client: the API starts while Temporal is down. */
-type Options = Parameters<typeof createTemporalClient>[0] & {
-  /** An order worker's native connection, which its owner closes: starts through it may run eagerly on that worker. */
-  workerConnection?: ConnectionLike | undefined;
-};
+type Options = Parameters<typeof createTemporalClient>[0];
 
-const temporal: FastifyPluginCallback<Options> = (app, { workerConnection, ...options }, done) => {
-  const { client, connection } = workerConnection
-    ? {
-        client: new Client({
-          connection: workerConnection,
-          namespace: options.namespace,
-          ...(options.interceptors ? { interceptors: options.interceptors } : {}),
-        }),
-        connection: undefined,
-      }
-    : createTemporalClient(options);
+const temporal: FastifyPluginCallback<Options> = (app, options, done) => {
+  const { client, close } = createTemporalClient(options);
   app.decorate('temporal', client);
-  app.decorate('eagerStart', Boolean(workerConnection));
-  app.addHook('onClose', async () => {
-    await connection?.close();
-  });
+  app.decorate('eagerStart', Boolean(options.workerConnection));
+  app.addHook('onClose', close);
   done();
 };
 
