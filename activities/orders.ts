@@ -4,13 +4,13 @@ import { insertPendingOrder, recordConfirmationDecision, selectOrder, selectOrde
 import { Topics } from '../contract/topics';
 import { insertOutboxEvent } from '../db/outbox';
 import { withTransaction, type Queryable } from '../db/pool';
-import { selectStep } from '../db/steps';
 import { BusinessError, BusinessRuleError } from '../domain/errors';
 import { orderTotalCents, rewardCents, type ConfirmationDecision, type ConfirmationMode, type OrderItem, type SagaStep } from '../domain/order';
 import { applyBalanceChange, ledgerKeys } from '../billing/balance';
 import { LostRace, retryOnConflict } from '../db/optimistic-retry';
 import { sanitizeText } from '../domain/text';
 import type { ActivityDeps } from './deps';
+import { checkStepOnce, type CheckedStepState } from './step-fence';
 
 export interface OpenOrderInput {
   orderId: string;
@@ -27,8 +27,6 @@ function sanitizeOrderText<T extends OpenOrderInput & { reason: string }>(input:
     reason: sanitizeText(input.reason, 1_000),
   };
 }
-
-export type CheckedStepState = 'applied' | 'not-applied' | 'compensated' | 'fenced';
 
 async function writeTerminalEvent(
   tx: Queryable,
@@ -150,9 +148,8 @@ export function createOrderActivities({ pool, rewardBasisPoints = 100 }: Activit
   }
 
   /** The check-back: what the database says about a step, by the order's idempotency key. */
-  async function checkStep({ orderId, step }: { orderId: string; step: SagaStep }): Promise<CheckedStepState> {
-    const row = await selectStep(pool, orderId, step);
-    return row ? row.state : 'not-applied';
+  function checkStep({ orderId, step }: { orderId: string; step: SagaStep }): Promise<CheckedStepState> {
+    return checkStepOnce(pool, { orderId, step });
   }
 
   /**

@@ -15,9 +15,8 @@ import { BusinessError, BusinessRuleError } from '../domain/errors';
 import { Limits } from '../domain/limits';
 import { refundStepKey, rewardShareCents, type RefundStatus, type RefundStep } from '../domain/refund';
 import { sanitizeText } from '../domain/text';
-import type { CheckedStepState } from './orders';
 import type { ActivityDeps } from './deps';
-import { applyStepOnce, compensateStepOnce, type CompensationOutcome, type StepOutcome } from './step-fence';
+import { applyStepOnce, checkStepOnce, compensateStepOnce, type CheckedStepState, type CompensationOutcome, type StepOutcome } from './step-fence';
 
 export interface RefundInput {
   refundId: string;
@@ -174,9 +173,8 @@ export function createRefundActivities({ pool }: ActivityDeps) {
   }
 
   /** The check-back of a refund's step, by its key. */
-  async function checkRefundStep({ refundId, step }: { refundId: string; step: RefundStep }): Promise<CheckedStepState> {
-    const row = await selectStep(pool, refundStepKey(refundId), step);
-    return row ? row.state : 'not-applied';
+  function checkRefundStep({ refundId, step }: { refundId: string; step: RefundStep }): Promise<CheckedStepState> {
+    return checkStepOnce(pool, { orderId: refundStepKey(refundId), step });
   }
 
   /** The refund's end and its event, once; a refund started without the intake's row gets one. */

@@ -4,6 +4,8 @@ import { insertStep, selectStepForUpdate, updateStepState, type StepName } from 
 import { BusinessError, BusinessRuleError } from '../domain/errors';
 
 export type StepOutcome = 'applied' | 'already-applied';
+/** What a check-back answers: the step's row, or `not-applied` (and from then on its fence). */
+export type CheckedStepState = 'applied' | 'not-applied' | 'compensated' | 'fenced';
 export type CompensationOutcome = 'compensated' | 'fenced' | 'already-compensated' | 'already-fenced';
 
 /**
@@ -47,6 +49,22 @@ export function compensateStepOnce(
       await undo(tx, row.detail);
       await updateStepState(tx, { orderId, step, state: 'compensated' });
       return 'compensated';
+    }),
+  );
+}
+
+/**
+ * A check-back, made final: a step with no row is fenced in the same transaction, so an attempt still in
+ * flight (a timed-out one whose transaction waits on a lock) can no longer apply once the saga was told
+ * `not-applied`. An attempt that commits first wins the row, and the check-back reads `applied`.
+ */
+export function checkStepOnce(pool: Pool, { orderId, step }: { orderId: string; step: StepName }): Promise<CheckedStepState> {
+  return retryOnConflict(() =>
+    withTransaction(pool, async (tx): Promise<CheckedStepState> => {
+      const row = await selectStepForUpdate(tx, orderId, step);
+      if (row) return row.state;
+      await insertStep(tx, { orderId, step, state: 'fenced' });
+      return 'not-applied';
     }),
   );
 }

@@ -114,6 +114,9 @@ describe('billing activities on real PostgreSQL', () => {
     await acts.debitAccount({ orderId: `${ids.message}-a`, accountId: ids.account, amountCents: 10 });
     expect(await acts.checkStep({ orderId: `${ids.message}-a`, step: 'debit' })).toBe('applied');
     expect(await acts.checkStep({ orderId: `${ids.message}-b`, step: 'debit' })).toBe('not-applied');
+    // Its answer is final: the step is fenced, so the attempt still in flight cannot apply after it.
+    await expect(acts.debitAccount({ orderId: `${ids.message}-b`, accountId: ids.account, amountCents: 10 })).rejects.toMatchObject({ type: 'StepFenced' });
+    expect(await acts.checkStep({ orderId: `${ids.message}-b`, step: 'debit' })).toBe('fenced');
     await acts.refundDebit({ orderId: `${ids.message}-a` });
     expect(await acts.checkStep({ orderId: `${ids.message}-a`, step: 'debit' })).toBe('compensated');
   });

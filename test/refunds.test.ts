@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app';
+import { createPool } from '../db/pool';
 import { loadConfig } from '../config';
 import { refundStatusQuery, type RefundSagaStatus } from '../contract/refund-saga';
 import { refundFingerprint } from '../billing/refund-fingerprint';
@@ -271,6 +272,40 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     const { rows } = await db.pool.query('select refunded_cents, reward_taken_back_cents from orders where id = $1', [order.orderId]);
     expect(rows).toEqual([{ refunded_cents: 300, reward_taken_back_cents: 3 }]);
   });
+
+  it('a credit held up past every attempt by a locked account retries until it applies: the refund ends REFUNDED, never REJECTED', async () => {
+    const order = await confirmedOrder('stalled', { quantity: 1, unitPriceCents: 1_000 });
+    const refundId = `${order.tag}-r`;
+    // A worker whose statements give up on a lock after a second: an order step would have exhausted its
+    // attempts and its one check-back (answering not-applied) long before the lock goes.
+    const queue = `${stack.taskQueue}-impatient`;
+    const impatient = createPool({ connectionString: db.url, max: 10, queryTimeoutMs: 1_000 });
+    const worker = await stack.startWorker(queue, { pool: impatient });
+    const holder = await db.pool.connect();
+    try {
+      try {
+        await holder.query('begin');
+        await holder.query('select 1 from accounts where id = $1 for update', [order.account]);
+        await stack.client.workflow.start(refundSaga, {
+          taskQueue: queue,
+          workflowId: refundWorkflowIdFor(refundId),
+          args: [{ refundId, orderId: order.orderId, amountCents: 400, maxCheckBacks: 1, checkBackIntervalMs: 500 }],
+        });
+        await new Promise((r) => setTimeout(r, 17_000));
+        expect(await statusOf(refundId)).toMatchObject({ state: 'RUNNING', currentStep: 'credit', compensationsDone: [] });
+        expect(await stepState(refundId, 'credit')).toBeUndefined();
+      } finally {
+        await holder.query('rollback');
+        holder.release();
+      }
+      expect(await refundResult(refundId)).toMatchObject({ state: 'REFUNDED', stepsApplied: ['credit', 'restock'], compensationsDone: [] });
+    } finally {
+      await worker.stop();
+      await impatient.end();
+    }
+    expect((await ledgerOf(db.pool, order.account)).filter((e) => e.kind === 'refund').map((e) => e.amount_cents)).toEqual([400]);
+    expect((await get(`/orders/${order.orderId}/refunds/${refundId}`)).json()).toMatchObject({ status: 'REFUNDED' });
+  }, 90_000);
 
   it('a credit the customer has spent since: its reversal waits, COMPENSATING, until the money is there, then the refund ends REJECTED', async () => {
     const order = await confirmedOrder('spent', { quantity: 1, unitPriceCents: 300, opening: 300 });

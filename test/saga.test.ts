@@ -404,7 +404,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect(await balanceOf(db.pool, ids.account)).toBe(1_000 - 100 + 1);
   });
 
-  it('in doubt and not applied: the check-back compensates and fences the step', async () => {
+  it('in doubt and not applied: the check-back fences the step as it answers, and the saga compensates', async () => {
     const ids = uniqueIds('doubt-no');
     await seed(db.pool, { account: [ids.account, 1_000], skus: [[ids.sku, 2]] });
     const result = await runSaga(order(ids, [{ sku: ids.sku, quantity: 1, unitPriceCents: 100 }]), {
@@ -415,7 +415,7 @@ describe('orderSaga on the time-skipping server with real PostgreSQL', () => {
     expect(result.state).toBe('CANCELLED');
     expect(result.reason).toMatch(/^debit did not apply/);
     expect(result.compensationsDone).toEqual([
-      { step: 'debit', outcome: 'fenced' },
+      { step: 'debit', outcome: 'already-fenced' },
       { step: 'reserve', outcome: 'compensated' },
     ]);
     // The original action, arriving late, meets the fence.

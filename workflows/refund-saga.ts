@@ -11,6 +11,9 @@ import { currentDetails } from './summaries';
 
 type Activities = ReturnType<typeof createActivities>;
 
+// The credit is what an accepted refund owes: it retries through any transient fault until it applies, and only a
+// business rule (the database's cap, an order not confirmed) refuses it. A step after it that fails compensates it.
+const owed = proxyLocalActivities<Activities>(localUntilDone);
 const forward = proxyLocalActivities<Activities>(localForwardStep);
 const bookkeeping = proxyLocalActivities<Activities>(localUntilDone);
 const compensations = proxyActivities<Activities>(compensation);
@@ -57,7 +60,7 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundSagaStat
   return saga.run(refund, [
     {
       step: 'credit',
-      run: (r) => forward.creditRefund.executeWithOptions({ summary: `credit ${amount} of order ${orderId}, less its cashback` }, [r]),
+      run: (r) => owed.creditRefund.executeWithOptions({ summary: `credit ${amount} of order ${orderId}, less its cashback` }, [r]),
       compensate: (r) => compensations.reverseRefundCredit.executeWithOptions({ summary: `reverse the credit of ${amount}` }, [r]),
       checkBack: checkBackOf('credit'),
     },

@@ -4,6 +4,7 @@ import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/w
 import { workflowIdFor } from '../../domain/order';
 import type { orderSaga } from '../../workflows/order-saga';
 import { createOrderWorker, workflowsPath } from '../../worker/create-worker';
+import type { Pool } from '../../db/pool';
 import { createTestDatabase } from './database';
 import { createDevServer } from './dev-server';
 import { quietBundlerLogger } from './loggers';
@@ -35,9 +36,9 @@ export async function startRealStack() {
     temporal,
     client,
     taskQueue,
-    /** Another order worker, on another task queue, with the same bundle. */
-    async startWorker(queue: string): Promise<{ stop(): Promise<void> }> {
-      const extra = await createOrderWorker({ connection: workerConnection, taskQueue: queue, workflowBundle: bundle, pool: db.pool });
+    /** Another order worker, on another task queue, with the same bundle (and its own pool, if given). */
+    async startWorker(queue: string, { pool = db.pool }: { pool?: Pool } = {}): Promise<{ stop(): Promise<void> }> {
+      const extra = await createOrderWorker({ connection: workerConnection, taskQueue: queue, workflowBundle: bundle, pool });
       const done = extra.run();
       return {
         async stop() {
