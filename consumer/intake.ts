@@ -10,6 +10,7 @@ import { MessageConflictError, TemporalUnavailableError, type StartResult } from
 import type { Log } from '../lib/logger';
 import { isTemporalUnavailable } from '../lib/temporal-errors';
 import { Topics } from '../messaging/topics';
+import { sanitizeText } from '../domain/text';
 import { RefundRefusedError } from '../intake/start-refund';
 import { parseCommandRecord } from './parse-command';
 
@@ -302,9 +303,9 @@ function parse(message: KafkaMessage): { kind: 'command'; command: OrderMessage 
   return 'refund' in parsed ? { kind: 'command', refund: parsed.refund } : { kind: 'command', command: parsed.command };
 }
 
-/** The reason may quote the message (JSON.parse does): bounded, and without NUL, which PostgreSQL text refuses. */
+/** The reason may quote the message (JSON.parse and zod do): bounded, and with no control character for a header, a row or a terminal. */
 function deadLetterOf(error: DeadLetterError, reason: string, grpcCode?: number): DeadLetter {
-  return { kind: 'dead-letter', error, reason: reason.replaceAll('\u0000', '').slice(0, 2_000), grpcCode };
+  return { kind: 'dead-letter', error, reason: sanitizeText(reason, 2_000), grpcCode };
 }
 
 /** Unique per source record; what a DLQ reader dedupes on. */
@@ -316,7 +317,7 @@ function deadLetterHeaders(source: SourceRecord, dead: DeadLetter): Record<strin
   return {
     'x-dlq-id': dlqId(source),
     'x-error': dead.error,
-    'x-error-reason': dead.reason.slice(0, 1_000),
+    'x-error-reason': sanitizeText(dead.reason, 1_000),
     ...(dead.grpcCode === undefined ? {} : { 'x-grpc-code': String(dead.grpcCode) }),
     'x-source-topic': source.topic,
     'x-source-partition': String(source.partition),

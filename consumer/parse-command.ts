@@ -3,6 +3,8 @@ import { refundRecordSchema, type RefundMessage } from '../contract/refund';
 import { duplicateKey } from '../domain/json';
 import { sanitizeText } from '../domain/text';
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 type Invalid = { ok: false; error: 'MalformedJson' | 'ValidationError'; reason: string };
 export type ParsedCommand = { ok: true; command: OrderMessage } | Invalid;
 /** An order command, or a refund (`"type": "refund"`). */
@@ -16,7 +18,13 @@ export function parseOrderCommand(value: Buffer | null): ParsedCommand {
 
 /** Any record of orders.commands: a value with `"type": "refund"` is read as a refund, anything else as an order. */
 export function parseCommandRecord(value: Buffer | null): ParsedRecord {
-  const text = value?.toString('utf8') ?? '';
+  let text: string;
+  try {
+    text = utf8.decode(value ?? new Uint8Array());
+  } catch {
+    // Decoding would turn the bad bytes into U+FFFD and accept an ID or reason the producer never sent.
+    return { ok: false, error: 'MalformedJson', reason: 'the record value is not valid UTF-8' };
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -42,5 +50,7 @@ function isRefund(json: unknown): boolean {
 }
 
 function invalid(issues: { path: PropertyKey[]; message: string }[]): Invalid {
-  return { ok: false, error: 'ValidationError', reason: issues.map((i) => `/${i.path.map(String).join('/')}: ${i.message}`).join('; ') };
+  // zod quotes unknown key names as sent: a key may carry a newline or an escape sequence.
+  const reason = issues.map((i) => `/${i.path.map(String).join('/')}: ${i.message}`).join('; ');
+  return { ok: false, error: 'ValidationError', reason: sanitizeText(reason, 2_000) };
 }

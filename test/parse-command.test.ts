@@ -21,6 +21,32 @@ describe('a hostile command record never puts control characters into a reason o
     expect([...parsed.reason].length).toBeLessThanOrEqual(500);
   });
 
+  it('a key with a newline or an escape sequence: the ValidationError naming it is printable', () => {
+    const parsed = parseCommandRecord(Buffer.from(JSON.stringify({ type: 'refund', refundId: 'r', orderId: 'o', amountCents: 1, 'x\n\x1b[31my': 1 })));
+    expect(parsed).toMatchObject({ ok: false, error: 'ValidationError' });
+    if (parsed.ok) return;
+    expect(parsed.reason).not.toMatch(CONTROL);
+    expect(parsed.reason).toContain('x\ufffd\ufffd[31my');
+  });
+
+  it.each([
+    ['a refund reason', (text: string) => ({ type: 'refund', refundId: 'r-1', orderId: 'o', amountCents: 1, reason: text })],
+    ['an order ID', (text: string) => ({ messageId: `m-${text}`, customerId: 'c', items: [{ sku: 's', quantity: 1, unitPriceCents: 1 }] })],
+  ])('%s holding bytes that are not UTF-8 is MalformedJson, never text with U+FFFD in it', (_name, record) => {
+    const [before, after] = JSON.stringify(record('@')).split('@') as [string, string];
+    const parsed = parseCommandRecord(Buffer.concat([Buffer.from(before), Buffer.from([0xc3, 0x28]), Buffer.from(after)]));
+    expect(parsed).toEqual({ ok: false, error: 'MalformedJson', reason: 'the record value is not valid UTF-8' });
+  });
+
+  it('a refund reason in well-formed UTF-8 beyond ASCII is read as sent', () => {
+    expect(
+      parseCommandRecord(Buffer.from(JSON.stringify({ type: 'refund', refundId: 'r-1', orderId: 'o', amountCents: 1, reason: 'abîmé 📦' }))),
+    ).toMatchObject({
+      ok: true,
+      refund: { reason: 'abîmé 📦' },
+    });
+  });
+
   it('a table cell stored before the fix prints with its control characters replaced', () => {
     const printed = table(['ID', 'WHY'], [['orders.commands/2/26', 'still invalid: \x1b[2J\x1b[31mOK\u0000']]);
     for (const line of printed.split('\n')) expect(line).not.toMatch(CONTROL);
