@@ -28,14 +28,19 @@ type Destination = { sync?: boolean; flushSync?: () => void };
  * destination turns synchronous first (nothing async can finish after `exit` anyway).
  */
 export function writeLastLine(logger: ExitLogger, code: number, why: string): void {
-  const stream = (logger as Partial<Record<symbol, Destination>>)[pino.symbols.streamSym];
-  if (stream && typeof stream.sync === 'boolean') stream.sync = true;
+  const stream = writeSynchronously(logger);
   logger[code === 0 ? 'info' : 'fatal']({ code, reason: why }, `exited with code ${code}`);
   try {
     stream?.flushSync?.();
   } catch {
     // A destination that cannot flush now loses this last line only.
   }
+}
+
+function writeSynchronously(logger: ExitLogger): Destination | undefined {
+  const stream = (logger as Partial<Record<symbol, Destination>>)[pino.symbols.streamSym];
+  if (stream && typeof stream.sync === 'boolean') stream.sync = true;
+  return stream;
 }
 
 /** Why this process is ending, once known: the first fatal error or signal. */
@@ -54,6 +59,9 @@ export function exitOnError(logger: ExitLogger | undefined, err: unknown, what?:
   const message = what ? `${what}: ${messageOf(err)}` : messageOf(err);
   reason ??= message;
   process.stderr.write(`error: ${message}\n`);
+  // Synchronous from here: an asynchronous write of this line, still on the thread pool at exit, could land
+  // after the exit line (seen in CI), and the exit line must be the last.
+  if (logger) writeSynchronously(logger);
   logger?.fatal({ err }, `exiting: ${message}`);
   process.exit(1);
 }
