@@ -63,6 +63,7 @@ const verdictText = (item: ReplayItem): string => {
   if (v.kind === 'starts') return 'valid: would start its saga';
   if (v.kind === 'started-before') return 'valid: its saga exists, would collapse onto it';
   if (v.kind === 'invalid') return `still invalid (${v.error}): ${v.reason}`;
+  if (v.kind === 'refused') return `valid, but refused now: ${v.reason}`;
   return `${v.kind === 'conflict' ? 'conflict' : 'gone'}: ${v.reason}`;
 };
 

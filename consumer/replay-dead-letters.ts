@@ -4,7 +4,7 @@ import type { OrderMessage } from '../contract/order';
 import type { RefundMessage } from '../contract/refund';
 import { refundFingerprint } from '../billing/refund-fingerprint';
 import { selectRefund } from '../db/refunds';
-import { RefundRefusedError, startRefund } from '../intake/start-refund';
+import { RefundRefusedError, refundRefusalNow, startRefund } from '../intake/start-refund';
 import { countReplayedDeadLetters, markDeadLetterReplayed, selectReplayableDeadLetters, type DeadLetterFilter, type SourceRecord } from '../db/dead-letters';
 import { isDatabaseUnavailable } from '../db/errors';
 import type { Pool } from '../db/pool';
@@ -23,6 +23,7 @@ export type ReplayVerdict =
   | { kind: 'starts' }
   | { kind: 'started-before' }
   | { kind: 'conflict'; reason: string }
+  | { kind: 'refused'; reason: string }
   | { kind: 'invalid'; error: 'MalformedJson' | 'ValidationError'; reason: string }
   | { kind: 'gone'; reason: string };
 
@@ -84,11 +85,14 @@ export async function planReplay(deps: { pool: Pool; kafka: Kafka }, filter: Dea
     if ('refund' in parsed) {
       commands.set(dlqId, { refund: parsed.refund });
       const stored = await selectRefund(deps.pool, parsed.refund.refundId);
-      const verdict: ReplayVerdict = !stored
-        ? { kind: 'starts' }
-        : stored.fingerprint === refundFingerprint(parsed.refund)
-          ? { kind: 'started-before' }
-          : { kind: 'conflict', reason: `refund ${parsed.refund.refundId} was already requested with different content` };
+      const refusal = stored ? undefined : await refundRefusalNow(deps.pool, parsed.refund);
+      const verdict: ReplayVerdict = refusal
+        ? { kind: 'refused', reason: `${refusal.type}: ${refusal.message}` }
+        : !stored
+          ? { kind: 'starts' }
+          : stored.fingerprint === refundFingerprint(parsed.refund)
+            ? { kind: 'started-before' }
+            : { kind: 'conflict', reason: `refund ${parsed.refund.refundId} was already requested with different content` };
       items.push({ ...base, messageId: parsed.refund.refundId, verdict });
       continue;
     }

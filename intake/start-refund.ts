@@ -3,8 +3,8 @@ import { refundFingerprint } from '../billing/refund-fingerprint';
 import type { RefundMessage } from '../contract/refund';
 import { RefundStatusKey, type RefundSagaInput } from '../contract/refund-saga';
 import { NeedsReviewKey, OrderIdKey } from '../contract/search-attributes';
-import { selectOrderForUpdate } from '../db/orders';
-import { withTransaction, type Pool } from '../db/pool';
+import { selectOrder, selectOrderForUpdate, type OrderRow } from '../db/orders';
+import { withTransaction, type Pool, type Queryable } from '../db/pool';
 import { insertRefund, markRefundStarted, selectRefund, selectRequestedRefundCents, type RefundRow } from '../db/refunds';
 import { formatCents } from '../domain/order-summary';
 import { refundWorkflowIdFor } from '../domain/refund';
@@ -61,31 +61,42 @@ export async function startRefund(deps: { client: Client; pool: Pool; taskQueue:
 async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: string): Promise<{ refund: RefundRow; created: boolean }> {
   return withTransaction(pool, async (tx) => {
     const order = await selectOrderForUpdate(tx, request.orderId);
-    if (!order) throw new RefundRefusedError('OrderNotFound', `refund ${request.refundId}: no order ${request.orderId}`);
     // A copy that waited for the order's lock finds the first one's row: it is that refund, not one more.
-    const raced = await selectRefund(tx, request.refundId);
+    const raced = order && (await selectRefund(tx, request.refundId));
     if (raced) return { refund: raced, created: false };
-    if (order.status !== 'CONFIRMED') {
-      throw new RefundRefusedError(
-        'OrderNotRefundable',
-        `refund ${request.refundId}: order ${request.orderId} is ${order.status}; only a confirmed order can be refunded`,
-        {
-          orderId: order.id,
-          status: order.status,
-        },
-      );
-    }
-    const requestedCents = await selectRequestedRefundCents(tx, order.id, START_LEASE_SECONDS);
-    if (requestedCents + request.amountCents > order.total_cents) {
-      throw new RefundRefusedError(
-        'RefundExceedsPaid',
-        `refund ${request.refundId}: order ${order.id} paid ${order.total_cents} cents and its refunds ask for ${requestedCents}; ${request.amountCents} more would pass what was paid`,
-        { orderId: order.id, totalCents: order.total_cents, requestedCents, amountCents: request.amountCents },
-      );
-    }
-    const created = await insertRefund(tx, { id: request.refundId, orderId: order.id, amountCents: request.amountCents, reason: request.reason, fingerprint });
+    const refusal = await refusalOf(tx, request, order);
+    if (refusal) throw refusal;
+    const created = await insertRefund(tx, { id: request.refundId, orderId: order!.id, amountCents: request.amountCents, reason: request.reason, fingerprint });
     return { refund: (await selectRefund(tx, request.refundId))!, created };
   });
+}
+
+/**
+ * Why the intake would refuse this new refund now (no order, an order not confirmed, more than it paid less
+ * what its live refunds ask for), or undefined. Read-only: `replay-dlq` asks it for its dry run.
+ */
+export async function refundRefusalNow(db: Queryable, request: RefundMessage): Promise<RefundRefusedError | undefined> {
+  return refusalOf(db, request, await selectOrder(db, request.orderId));
+}
+
+async function refusalOf(db: Queryable, request: RefundMessage, order: OrderRow | undefined): Promise<RefundRefusedError | undefined> {
+  if (!order) return new RefundRefusedError('OrderNotFound', `refund ${request.refundId}: no order ${request.orderId}`);
+  if (order.status !== 'CONFIRMED') {
+    return new RefundRefusedError(
+      'OrderNotRefundable',
+      `refund ${request.refundId}: order ${request.orderId} is ${order.status}; only a confirmed order can be refunded`,
+      { orderId: order.id, status: order.status },
+    );
+  }
+  const requestedCents = await selectRequestedRefundCents(db, order.id, START_LEASE_SECONDS);
+  if (requestedCents + request.amountCents > order.total_cents) {
+    return new RefundRefusedError(
+      'RefundExceedsPaid',
+      `refund ${request.refundId}: order ${order.id} paid ${order.total_cents} cents and its refunds ask for ${requestedCents}; ${request.amountCents} more would pass what was paid`,
+      { orderId: order.id, totalCents: order.total_cents, requestedCents, amountCents: request.amountCents },
+    );
+  }
+  return undefined;
 }
 
 function toRefundSagaInput({ refundId, orderId, amountCents, reason }: RefundMessage): RefundSagaInput {

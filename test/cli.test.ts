@@ -357,7 +357,7 @@ describe('npm run saga -- status, list, confirm, cancel, replay-dlq, on real Pos
     expect(json(noKafka)).toMatchObject({ error: 'KafkaUnavailable' });
   });
 
-  it('replay-dlq: a refund refused because its order was not yet confirmed starts once the order is, and refunds it', async () => {
+  it('replay-dlq: a refund refused because its order was not yet confirmed: the dry run says refused now; once the order is confirmed it starts and refunds', async () => {
     const ids = uniqueIds('dlq-refund');
     await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
     await start(ids, ids.message, { confirmation: 'manual', cents: 1_000 });
@@ -396,11 +396,14 @@ describe('npm run saga -- status, list, confirm, cancel, replay-dlq, on real Pos
     }
     const only = ['--id', `${topic}/0/0`];
     const dry = json<Listing>(await saga(['replay-dlq', '--json', ...only], env));
-    expect(dry.items).toMatchObject([{ error: 'RefundRefused', messageId: refundId, verdict: { kind: 'starts' } }]);
+    // The dry run judges it by the rules as they stand: still refused while the order waits.
+    expect(dry.items).toMatchObject([{ error: 'RefundRefused', messageId: refundId, verdict: { kind: 'refused' } }]);
     expect(dry.items[0]!.reason).toMatch(/^OrderNotRefundable: /);
+    expect((await saga(['replay-dlq', ...only], env)).stdout).toMatch(/valid, but refused now: OrderNotRefundable: .* is PENDING/);
 
     expect((await saga(['confirm', ids.message], env)).code).toBe(0);
     await stack.result(ids.message);
+    expect(json<Listing>(await saga(['replay-dlq', '--json', ...only], env)).items).toMatchObject([{ verdict: { kind: 'starts' } }]);
     const applied = json<Listing>(await saga(['replay-dlq', '--apply', '--json', ...only], env));
     expect(applied.items).toMatchObject([{ messageId: refundId, outcome: { kind: 'started' } }]);
     expect(await stack.client.workflow.getHandle(refundWorkflowIdFor(refundId)).result()).toMatchObject({ state: 'REFUNDED' });
