@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app';
 import { createPool } from '../db/pool';
+import { freePort } from './global-setup';
 import { loadConfig } from '../config';
 import { refundStatusQuery, type RefundSagaStatus } from '../contract/refund-saga';
 import { refundFingerprint } from '../billing/refund-fingerprint';
@@ -196,6 +197,25 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     await keep('refund-rejected', refundId);
     expect((await get(`/orders/${ids.message}/refunds/${refundId}`)).json()).toMatchObject({ status: 'REJECTED' });
     expect(await balanceOf(db.pool, ids.account)).toBe(10);
+  });
+
+  it('PostgreSQL unreachable: 503 DatabaseUnavailable with Retry-After, saying the refund may be stored and how to find out', async () => {
+    const closed = new URL(db.url);
+    closed.port = String(await freePort());
+    const cut = await buildApp(
+      loadConfig({ DATABASE_URL: closed.toString(), TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, LOG_LEVEL: 'silent' }),
+      { logger: false },
+    );
+    try {
+      const answer = await cut.inject({ method: 'POST', url: '/orders/o-1/refunds', payload: { refundId: 'r-cut', amountCents: 100 } });
+      expect({ code: answer.statusCode, retryAfter: answer.headers['retry-after'] }).toEqual({ code: 503, retryAfter: '5' });
+      expect(answer.json()).toEqual({
+        error: 'DatabaseUnavailable',
+        message: expect.stringMatching(/may have been stored; retry with the same refundId/) as string,
+      });
+    } finally {
+      await cut.close();
+    }
   });
 
   it('bad input is a 400 that stores and starts nothing', async () => {

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { refundCommandSchema } from '../../contract/refund';
 import { selectRefund } from '../../db/refunds';
 import { RefundRefusedError, startRefund } from '../../intake/start-refund';
+import { isDatabaseUnavailable } from '../../db/errors';
 import { TemporalUnavailableError } from '../../intake/start-order';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 import { refundViewOf } from '../refund-view';
@@ -46,6 +47,17 @@ export function registerRefundRoutes(app: FastifyInstance, { taskQueue }: { task
       } catch (err) {
         if (err instanceof RefundRefusedError) throw new HttpError(refusalStatus[err.type], err.type, err.message, {}, err.details);
         if (err instanceof TemporalUnavailableError) throw new HttpError(503, 'TemporalUnavailable', err.message, { 'retry-after': RETRY_AFTER_SECONDS });
+        // The row may have committed before the database went: the same refund again is the way to find out.
+        if (isDatabaseUnavailable(err)) {
+          throw new HttpError(
+            503,
+            'DatabaseUnavailable',
+            'the database is temporarily unavailable and the refund may have been stored; retry with the same refundId and body',
+            {
+              'retry-after': RETRY_AFTER_SECONDS,
+            },
+          );
+        }
         throw err;
       }
     },
