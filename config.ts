@@ -14,7 +14,7 @@ const commaList = z
   )
   .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1));
 
-/** Every environment variable the service reads, with its default. The README's table mirrors this. */
+/** Every environment variable the service reads, with its default. docs/configuration.md's table mirrors this. */
 export const configSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port(3000),
@@ -59,7 +59,7 @@ export const configSchema = z.object({
   SAGA_FAULT_AFTER_COMMIT_RATE: z.coerce.number().min(0).max(1).default(0),
   /** A prebuilt workflow bundle (npm run build:workflows) for the worker to load; unset, it bundles the code at start. */
   WORKFLOW_BUNDLE: z.string().optional(),
-  /** Worker tuning (worker/settings.ts); the README's fleet section gives the measurements behind the defaults. */
+  /** Worker tuning (worker/settings.ts); docs/operations.md's fleet section gives the measurements behind the defaults. */
   WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(2).max(1_000).default(40),
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1_000).default(100),
   WORKER_LOCAL_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1_000).default(100),
