@@ -4,12 +4,16 @@ import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
-/** Files matching `files` may not import from the folders in `forbidden`. */
+const folders = (names) => names.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]);
+
+// The service ships without tools/ and test/ (.dockerignore), so nothing it runs may import them.
+const service = ['config.ts', '{activities,api,billing,cli,consumer,contract,db,domain,fleet,intake,lib,messaging,relay,tracing,worker,workflows}/**/*.ts'];
+const notTooling = { group: folders(['tools', 'test']), message: 'The service may not depend on tools/ or test/: they are not in the image.' };
+
+/** Files matching `files` may not import from the folders in `forbidden` (nor from the tooling). */
 const layer = (files, forbidden, message) => ({
   files: [files],
-  rules: {
-    'no-restricted-imports': ['error', { patterns: [{ group: forbidden.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]), message }] }],
-  },
+  rules: { 'no-restricted-imports': ['error', { patterns: [{ group: folders(forbidden), message }, notTooling] }] },
 });
 
 export default tseslint.config(
@@ -30,6 +34,7 @@ export default tseslint.config(
     files: ['*.mjs', '*.mts'],
     ...tseslint.configs.disableTypeChecked,
   },
+  { files: service, rules: { 'no-restricted-imports': ['error', { patterns: [notTooling] }] } },
   // Dependencies point one way: intake (api, consumer) → start → workflows; activities → billing → db.
   layer('consumer/**/*.ts', ['api'], 'The Kafka intake may not lean on the HTTP layer; shared shapes live in contract/.'),
   layer('api/**/*.ts', ['activities'], 'The API may not reach into activities; shared business operations live in billing/ or intake/.'),
@@ -48,6 +53,7 @@ export default tseslint.config(
               allowTypeImports: true,
               message: 'Workflows may import only types from activities/ (use `import type`).',
             },
+            notTooling,
           ],
         },
       ],

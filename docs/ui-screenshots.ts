@@ -8,14 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startOwnStack } from '../chaos/stack';
+import { startOwnStack } from '../tools/chaos/stack';
 import { insertAccount } from '../db/accounts';
 import { upsertInventoryAvailable } from '../db/inventory';
 import { createPool } from '../db/pool';
 import { selectProcessedMessage } from '../db/processed-messages';
 import { runCommand } from '../lib/cli';
-import { freePort } from '../stack/ports';
-import { repoRoot } from '../stack/servers';
+import { freePort } from '../tools/stack/ports';
+import { repoRoot } from '../tools/stack/servers';
 
 const outDir = path.join(repoRoot, 'docs', 'ui');
 const chromium = process.env.CHROMIUM ?? 'chromium';

@@ -16,7 +16,7 @@ export function logExits(logger: ExitLogger): void {
       logger.info({ signal }, `received ${signal}: shutting down`);
     });
   }
-  // `reason` is what a supervisor reads from this line (stack/servers.ts lastWords).
+  // `reason` is what a supervisor reads from this line (tools/stack/servers.ts lastWords).
   process.once('exit', (code) => writeLastLine(logger, code, reason ?? 'its work ended'));
 }
 

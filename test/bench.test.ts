@@ -3,11 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BenchResults } from '../bench/report/results';
-import { repoRoot } from '../stack/servers';
+import type { BenchResults } from '../tools/bench/report/results';
+import { repoRoot } from '../tools/stack/servers';
 
 function runBench(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench/run.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/bench/run.ts'), ...args], {
     cwd: repoRoot,
     env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') },
   });

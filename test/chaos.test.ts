@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { faultKinds } from '../chaos/faults';
-import type { ChaosReport } from '../chaos/report';
-import { faultLinks } from '../stack/fault-links';
-import { repoRoot } from '../stack/servers';
+import { faultKinds } from '../tools/chaos/faults';
+import type { ChaosReport } from '../tools/chaos/report';
+import { faultLinks } from '../tools/stack/fault-links';
+import { repoRoot } from '../tools/stack/servers';
 
 /** The short version of `npm run chaos`: every fault kind (process and network), 500 orders and their refunds through REST and Kafka, nothing lost or doubled. */
 describe('npm run chaos (short)', () => {
@@ -24,7 +24,7 @@ describe('npm run chaos (short)', () => {
     { timeout: 1_200_000 },
     async () => {
       const args = ['--orders', '500', '--stall-seconds', '8', '--kill-worker-every', '12', '--quiet-timeout', '420', '--layout', 'worker'];
-      child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'chaos/run.ts'), ...args], {
+      child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/chaos/run.ts'), ...args], {
         cwd: repoRoot,
         env: { ...process.env, STACK_DIR: path.join(repoRoot, '.stack') },
       });

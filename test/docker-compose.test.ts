@@ -13,7 +13,7 @@ import { searchAttributes } from '../contract/search-attributes';
 
 const repoRoot = path.resolve(__dirname, '..');
 const versions = Object.fromEntries(
-  readFileSync(path.join(repoRoot, 'stack/versions.env'), 'utf8')
+  readFileSync(path.join(repoRoot, 'tools/stack/versions.env'), 'utf8')
     .split('\n')
     .filter((line) => /^[A-Z0-9_]+=/.test(line))
     .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
@@ -104,7 +104,7 @@ function dependencies(svc: Service): Record<string, string> {
   return Object.fromEntries(Object.entries(deps).map(([name, dep]) => [name, dep.condition ?? 'service_started']));
 }
 
-/** .stack/toolchain.env, written by stack/toolchain.sh. */
+/** .stack/toolchain.env, written by tools/stack/toolchain.sh. */
 function readToolchainEnv(): Record<string, string> {
   const file = path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env');
   if (!existsSync(file)) throw new Error(`${file} is missing; run: npm run toolchain`);
@@ -431,7 +431,7 @@ describe('Dockerfile', () => {
     const bases = [...text.matchAll(/^FROM\s+(?:--platform=\S+\s+)?(\S+)/gim)].map((m) => m[1]!);
     expect(bases.length).toBeGreaterThan(0);
     for (const base of bases) expect(isPinned(base), `FROM ${base}`).toBe(true);
-    // The Node CI's second pass runs (stack/node.sh).
+    // The Node CI's second pass runs (tools/stack/node.sh).
     expect(bases[0]).toBe(`node:${versions.NODE24_VERSION}-bookworm-slim`);
     const users = [...text.matchAll(/^USER\s+(\S+)/gim)].map((m) => m[1]!);
     expect(users.length).toBeGreaterThan(0);
@@ -444,6 +444,6 @@ describe('Dockerfile', () => {
     const ignored = readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8')
       .split('\n')
       .map((l) => l.trim());
-    expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.stack', '.git', 'dist']));
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.stack', '.git', 'dist', 'tools', 'test']));
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../stack/servers';
+import { repoRoot } from '../tools/stack/servers';
 
 const pages = [
   'README.md',

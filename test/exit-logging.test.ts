@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../stack/servers';
+import { repoRoot } from '../tools/stack/servers';
 import { freePort } from './global-setup';
 
 describe('a process that exits says why in its log', () => {

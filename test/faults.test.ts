@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../db/migrate';
 import { createPool, type Pool } from '../db/pool';
-import { repoRoot, spawnManaged, startPostgres, type ManagedProcess } from '../stack/servers';
+import { repoRoot, spawnManaged, startPostgres, type ManagedProcess } from '../tools/stack/servers';
 import { createDevServer } from './helpers/dev-server';
 import { freePort } from './global-setup';
 import { assertInvariants } from './helpers/invariants';

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findProcesses, startOwnStack, type ChaosStack } from '../chaos/stack';
+import { findProcesses, startOwnStack, type ChaosStack } from '../tools/chaos/stack';
 import { createPool, type Pool } from '../db/pool';
-import { repoRoot } from '../stack/servers';
+import { repoRoot } from '../tools/stack/servers';
 import { assertInvariants } from './helpers/invariants';
 import { seed } from './helpers/seed';
 

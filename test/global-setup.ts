@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort } from '../stack/ports';
-import { readToolchain, repoRoot, startKafka, startPostgres, type ManagedProcess } from '../stack/servers';
+import { freePort } from '../tools/stack/ports';
+import { readToolchain, repoRoot, startKafka, startPostgres, type ManagedProcess } from '../tools/stack/servers';
 
 export { freePort };
 

@@ -15,7 +15,7 @@ import { refundWorkflowIdFor } from '../domain/refund';
 import type { refundSaga } from '../workflows/refund-saga';
 import { ensureTopics, Topics } from '../messaging/topics';
 import { OutboxRelay } from '../relay/outbox-relay';
-import { readToolchain, repoRoot, startKafka } from '../stack/servers';
+import { readToolchain, repoRoot, startKafka } from '../tools/stack/servers';
 import { createTestDatabase } from './helpers/database';
 import { freePort } from './global-setup';
 import { assertInvariants } from './helpers/invariants';

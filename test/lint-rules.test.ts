@@ -42,6 +42,23 @@ describe('lint rules the project relies on', { timeout: 180_000 }, () => {
     expect(allowed).toEqual([]);
   });
 
+  it('the service never imports its tooling (tools/, test/), which the image leaves out', async () => {
+    for (const folder of ['lib', 'consumer', 'workflows']) {
+      const messages = await lintProbe(folder, "import { repoRoot } from '../tools/stack/servers';\nexport const x = repoRoot;\n");
+      expect(
+        messages.some((m) => m.startsWith('no-restricted-imports:') && m.includes('not in the image')),
+        folder,
+      ).toBe(true);
+    }
+    const fromTest = await lintProbe('api', "import { startWorker } from '../test/helpers/real-stack';\nexport const x = startWorker;\n");
+    expect(fromTest.some((m) => m.includes('not in the image'))).toBe(true);
+    // The layer rules still fire where the tooling rule applies too.
+    const consumer = await lintProbe('consumer', "import { buildApp } from '../api/app';\nexport const x = buildApp;\n");
+    expect(consumer.some((m) => m.includes('HTTP layer'))).toBe(true);
+    const tooling = await lintProbe('tools', "import { repoRoot } from './stack/servers';\nexport const x = repoRoot;\n");
+    expect(tooling).toEqual([]);
+  });
+
   it('a floating promise is an error', async () => {
     const messages = await lintProbe('activities', 'async function work(): Promise<void> {}\nexport function run(): void {\n  work();\n}\n');
     expect(messages.some((m) => m.startsWith('@typescript-eslint/no-floating-promises:'))).toBe(true);

@@ -8,7 +8,7 @@ import { Topics } from '../contract/topics';
 import { createPool } from '../db/pool';
 import { createKafka, ensureTopics } from '../messaging/topics';
 import { createConsumerMetrics } from '../consumer/metrics';
-import { repoRoot, spawnManaged, StackError, waitUntil, type ManagedProcess } from '../stack/servers';
+import { repoRoot, spawnManaged, StackError, waitUntil, type ManagedProcess } from '../tools/stack/servers';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { createDevServer } from './helpers/dev-server';
 import { conventionBreaches, parsePrometheus, valueOf, type Family } from './helpers/prometheus';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../stack/servers';
+import { repoRoot } from '../tools/stack/servers';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { seed, uniqueIds } from './helpers/seed';
 

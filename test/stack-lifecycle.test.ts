@@ -6,8 +6,8 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it, vi } from 'vitest';
 import { describeDeployment } from '../fleet/deployments';
-import { canConnect, repoRoot, waitUntil } from '../stack/servers';
-import { freeStackPorts } from '../stack/ports';
+import { canConnect, repoRoot, waitUntil } from '../tools/stack/servers';
+import { freeStackPorts } from '../tools/stack/ports';
 
 function processesUsing(dir: string): string[] {
   const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n');
@@ -28,7 +28,7 @@ describe('npm start: the whole embedded stack', () => {
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
     };
     for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS', 'WORKER_VERSIONING', 'WORKER_DEPLOYMENT_PROMOTE']) delete env[name];
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/stack/start.ts')], { cwd: repoRoot, env });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

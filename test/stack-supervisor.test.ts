@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { canConnect, repoRoot } from '../stack/servers';
+import { canConnect, repoRoot } from '../tools/stack/servers';
 import { freePort } from './global-setup';
 
 interface Stack {
@@ -28,7 +28,7 @@ async function startStack(extraEnv: NodeJS.ProcessEnv = {}, { waitUntilUp = true
   const env: NodeJS.ProcessEnv = { ...process.env, STACK_DIR: dir, LOG_LEVEL: 'warn', ...extraEnv };
   for (const [name, port] of Object.entries(ports)) env[name] = String(port);
   for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS']) delete env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], { cwd: repoRoot, env });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/stack/start.ts')], { cwd: repoRoot, env });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -275,7 +275,7 @@ describe('npm start supervises what it started', () => {
     ['STACK_MAX_RESTARTS', '-1', 'expected a whole number from 0 to 1000'],
     ['STACK_RESTART_WINDOW_SECONDS', '0.5', 'expected a whole number from 1 to 86400'],
   ])('a bad %s=%s stops the start with one line', async (name, value, expected) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/stack/start.ts')], {
       cwd: repoRoot,
       env: { ...process.env, STACK_DIR: mkdtempSync(path.join(os.tmpdir(), 'stack-sup-')), [name]: value },
     });

@@ -4,14 +4,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePortRun } from '../stack/ports';
+import { freePortRun } from '../tools/stack/ports';
 import { freePort } from './global-setup';
 
 const repoRoot = path.resolve(__dirname, '..');
 
 function runStack(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'stack/start.ts')], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/stack/start.ts')], {
       cwd: repoRoot,
       env: { ...process.env, ...env },
     });

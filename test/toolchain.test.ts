@@ -3,11 +3,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../stack/servers';
+import { repoRoot } from '../tools/stack/servers';
 
-const installer = path.join(repoRoot, 'stack', 'toolchain.sh');
-const nodeFetcher = path.join(repoRoot, 'stack', 'node.sh');
-const versionsText = readFileSync(path.join(repoRoot, 'stack', 'versions.env'), 'utf8');
+const installer = path.join(repoRoot, 'tools', 'stack', 'toolchain.sh');
+const nodeFetcher = path.join(repoRoot, 'tools', 'stack', 'node.sh');
+const versionsText = readFileSync(path.join(repoRoot, 'tools', 'stack', 'versions.env'), 'utf8');
 const nodeVersion = /^NODE24_VERSION=(.+)$/m.exec(versionsText)![1]!;
 
 describe('toolchain installer', () => {
@@ -48,7 +48,7 @@ describe('toolchain installer', () => {
   });
 });
 
-describe('Node 24 for CI (stack/node.sh)', () => {
+describe('Node 24 for CI (tools/stack/node.sh)', () => {
   it('fetches the pinned Node once; a second run prints only its bin directory, at once', () => {
     const first = spawnSync('bash', [nodeFetcher], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, QUIET: '1' } });
     expect(first.stderr).toBe('');
@@ -63,12 +63,12 @@ describe('Node 24 for CI (stack/node.sh)', () => {
     expect(spawnSync(path.join(bin, 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim()).toBe(`v${nodeVersion}`);
   });
 
-  /** A copy of stack/node.sh beside a versions.env changed by edit, so the real pins stay untouched. */
+  /** A copy of tools/stack/node.sh beside a versions.env changed by edit, so the real pins stay untouched. */
   function scratchFetcher(scratch: string, edit: (versions: string) => string): string {
-    mkdirSync(path.join(scratch, 'stack'));
-    copyFileSync(nodeFetcher, path.join(scratch, 'stack', 'node.sh'));
-    writeFileSync(path.join(scratch, 'stack', 'versions.env'), edit(versionsText));
-    return path.join(scratch, 'stack', 'node.sh');
+    mkdirSync(path.join(scratch, 'tools', 'stack'), { recursive: true });
+    copyFileSync(nodeFetcher, path.join(scratch, 'tools', 'stack', 'node.sh'));
+    writeFileSync(path.join(scratch, 'tools', 'stack', 'versions.env'), edit(versionsText));
+    return path.join(scratch, 'tools', 'stack', 'node.sh');
   }
 
   it('refuses a tarball whose sha512 is not the pinned one, and keeps nothing', () => {
@@ -87,7 +87,7 @@ describe('Node 24 for CI (stack/node.sh)', () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(
         new RegExp(
-          `^error: node-linux-(x64|arm64)-${nodeVersion.replace(/\./g, '\\.')}\\.tgz has sha512-\\S+, but stack/versions\\.env pins ${wrong.replace(/[+/]/g, '\\$&')}$`,
+          `^error: node-linux-(x64|arm64)-${nodeVersion.replace(/\./g, '\\.')}\\.tgz has sha512-\\S+, but tools/stack/versions\\.env pins ${wrong.replace(/[+/]/g, '\\$&')}$`,
         ),
       );
       expect(readdirSync(path.join(scratch, 'cache')).filter((f) => f.startsWith('node-') && !f.endsWith('.log'))).toEqual([]);

@@ -13,7 +13,7 @@ import { decideOrder } from '../intake/decide-order';
 import { startOrder } from '../intake/start-order';
 import { createOrderWorker, workflowsPath } from '../worker/create-worker';
 import { buildIdOf, deploymentOptions } from '../worker/settings';
-import { repoRoot } from '../stack/servers';
+import { repoRoot } from '../tools/stack/servers';
 import { quietBundlerLogger } from './helpers/loggers';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { seed, uniqueIds } from './helpers/seed';

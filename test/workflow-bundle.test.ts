@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOrder } from '../intake/start-order';
-import { repoRoot } from '../stack/servers';
+import { repoRoot } from '../tools/stack/servers';
 import { startRealStack, type RealStack } from './helpers/real-stack';
 import { seed, uniqueIds } from './helpers/seed';
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from '../../stack/servers';
+import { repoRoot } from '../../tools/stack/servers';
 
 export interface Run {
   code: number | null;

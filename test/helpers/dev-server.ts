@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
-import { startTemporal } from '../../stack/servers';
+import { startTemporal } from '../../tools/stack/servers';
 import { freePort } from '../global-setup';
 
 /** A real Temporal dev server (SQLite file), restartable on the same port and data. */
