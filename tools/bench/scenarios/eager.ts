@@ -115,6 +115,11 @@ export async function eagerLayout(ctx: BenchContext): Promise<void> {
       eagerWaitP50VsPoll: ratio(eagerWait.endToEnd.p50Ms, separatePoll.endToEnd.p50Ms),
       eagerWaitP99VsPoll: ratio(eagerWait.endToEnd.p99Ms, separatePoll.endToEnd.p99Ms),
     };
+  } catch (err) {
+    // The API's own warnings say why it answered as it did; its log goes nowhere else.
+    const warnings = api.lines.filter((line) => /"level":[456]0\b/.test(line)).slice(-3);
+    if (warnings.length === 0) throw err;
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; the eager API's last warnings:\n${warnings.join('\n')}`, { cause: err });
   } finally {
     await api.stop();
   }
