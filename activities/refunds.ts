@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { applyBalanceChange, ledgerKeys } from '../billing/balance';
 import { refundFingerprint } from '../billing/refund-fingerprint';
+import { refundMessageSchema } from '../contract/refund';
 import { Topics } from '../contract/topics';
 import { selectInventory, updateAvailableIfVersion } from '../db/inventory';
 import { selectLedgerEntryByKey } from '../db/ledger';
@@ -32,7 +33,9 @@ interface Credit {
   rewardTakenBackCents: number;
 }
 
-const isStorableId = (id: string) => id.length >= 1 && id.length <= Limits.maxIdLength;
+const storableRefund = refundMessageSchema.pick({ refundId: true, amountCents: true });
+/** The contract's rules for a refund's ID and amount: a saga started some other way than the intake meets them too. */
+const isStorable = ({ refundId, amountCents }: RefundInput) => storableRefund.safeParse({ refundId, amountCents }).success;
 
 /** A compensation that has to wait (for funds, for stock) is retried by its activity profile until it can run. */
 function waitFor(what: string, err: unknown): never {
@@ -51,10 +54,10 @@ export function createRefundActivities({ pool }: ActivityDeps) {
    */
   async function creditRefund(input: RefundInput): Promise<StepOutcome> {
     const { refundId, orderId, amountCents } = input;
-    if (!isStorableId(refundId) || !Number.isSafeInteger(amountCents) || amountCents <= 0 || amountCents > Limits.maxOrderTotalCents) {
+    if (!isStorable(input)) {
       throw new BusinessRuleError(
         BusinessError.InvalidRefund,
-        `refund ${refundId.slice(0, 200)}: amount must be whole cents from 1 to ${Limits.maxOrderTotalCents}`,
+        `refund ${refundId.slice(0, 200)}: the contract refuses its ID or its amount (whole cents from 1 to ${Limits.maxOrderTotalCents})`,
       );
     }
     return applyStepOnce(pool, { orderId: refundStepKey(refundId), step: 'credit', what: 'refund credit' }, async (tx): Promise<Record<string, unknown>> => {
@@ -215,9 +218,7 @@ export function createRefundActivities({ pool }: ActivityDeps) {
 
 /** The intake's row, for a refund whose saga was started some other way; undefined when it cannot be stored. */
 async function recordRefund(tx: Queryable, input: RefundInput): Promise<RefundRow | undefined> {
-  const storable =
-    isStorableId(input.refundId) && Number.isSafeInteger(input.amountCents) && input.amountCents > 0 && input.amountCents <= Limits.maxOrderTotalCents;
-  if (!storable || !(await selectOrder(tx, input.orderId))) return undefined;
+  if (!isStorable(input) || !(await selectOrder(tx, input.orderId))) return undefined;
   const reason = input.reason === undefined ? undefined : sanitizeText(input.reason, Limits.maxReasonLength);
   await insertRefund(tx, { id: input.refundId, orderId: input.orderId, amountCents: input.amountCents, reason, fingerprint: refundFingerprint(input) });
   return selectRefundForUpdate(tx, input.refundId);

@@ -182,4 +182,24 @@ describe('billing activities on real PostgreSQL', () => {
     await expect(acts.debitAccount({ orderId: `${ids.message}-4`, accountId: ids.account, amountCents: 1.5 })).rejects.toMatchObject({ type: 'InvalidOrder' });
     expect(await balanceOf(db.pool, ids.account)).toBe(10);
   });
+
+  it('a refund saga started outside the intake with an ID or amount the contract refuses: refused, and nothing stored', async () => {
+    const ids = uniqueIds('odd-refund');
+    await seed(db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 5]] });
+    await openOrder(ids, ids.message, 1, 1_000);
+    const refused = [
+      { refundId: `${ids.message} r`, amountCents: 100 },
+      { refundId: '..', amountCents: 100 },
+      { refundId: `${ids.message}-r1`, amountCents: 1.5 },
+      { refundId: `${ids.message}-r2`, amountCents: 0 },
+    ];
+    for (const r of refused) {
+      await expect(acts.creditRefund({ ...r, orderId: ids.message }), r.refundId).rejects.toMatchObject({ type: 'InvalidRefund', nonRetryable: true });
+      // Its saga's last write still ends it, without a row the contract would refuse.
+      expect(await acts.rejectRefund({ ...r, orderId: ids.message, rejectReason: 'InvalidRefund' })).toEqual({ status: 'REJECTED' });
+    }
+    const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from refunds where order_id = $1', [ids.message]);
+    expect(rows[0]!.n).toBe(0);
+    expect(await balanceOf(db.pool, ids.account)).toBe(10_000);
+  });
 });

@@ -11,11 +11,10 @@ import { currentDetails } from './summaries';
 
 type Activities = ReturnType<typeof createActivities>;
 
-// The credit is what an accepted refund owes: it retries through any transient fault until it applies, and only a
-// business rule (the database's cap, an order not confirmed) refuses it. A step after it that fails compensates it.
+// The credit is what an accepted refund owes, and its end must be written: both retry through any transient fault
+// until they apply, and only a business rule (the database's cap, an order not confirmed) refuses the credit.
 const owed = proxyLocalActivities<Activities>(localUntilDone);
 const forward = proxyLocalActivities<Activities>(localForwardStep);
-const bookkeeping = proxyLocalActivities<Activities>(localUntilDone);
 const compensations = proxyActivities<Activities>(compensation);
 const checks = proxyActivities<Activities>(checkBack);
 
@@ -47,7 +46,7 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundSagaStat
     finally: {
       phase: 'reject',
       run: async (r, status) => {
-        await bookkeeping.rejectRefund.executeWithOptions({ summary: `reject refund ${refundId}` }, [{ ...r, rejectReason: status.reason ?? 'rejected' }]);
+        await owed.rejectRefund.executeWithOptions({ summary: `reject refund ${refundId}` }, [{ ...r, rejectReason: status.reason ?? 'rejected' }]);
         return undefined;
       },
     },
@@ -70,6 +69,6 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundSagaStat
       compensate: (r) => compensations.unstockRefund.executeWithOptions({ summary: 'take the restock back' }, [r]),
       checkBack: checkBackOf('restock'),
     },
-    { phase: 'complete', run: (r) => bookkeeping.completeRefund.executeWithOptions({ summary: `complete refund ${refundId}` }, [r]) },
+    { phase: 'complete', run: (r) => owed.completeRefund.executeWithOptions({ summary: `complete refund ${refundId}` }, [r]) },
   ]);
 }
