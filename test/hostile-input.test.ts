@@ -197,6 +197,31 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     expect(duplicateKey('{"a":{"k":1},"b":{"k":2}}')).toBeUndefined();
   });
 
+  it('a body that is not UTF-8, or says another charset, is a 400: never decoded to U+FFFD and stored', async () => {
+    const ids = uniqueIds('utf8');
+    const order = (reason: Buffer) => Buffer.concat([Buffer.from(`{"accountId":"${ids.account}","openingBalanceCents":1,"x":"`), reason, Buffer.from('"}')]);
+    for (const bytes of [Buffer.from([0x63, 0x61, 0x66, 0xff, 0xfe]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80])]) {
+      const response = await app.inject({ method: 'POST', url: '/accounts', headers: { 'content-type': 'application/json' }, payload: order(bytes) });
+      expect(response.statusCode, bytes.toString('hex')).toBe(400);
+      expect(response.json()).toEqual({ error: 'MalformedJson', message: 'the body is not valid UTF-8' });
+    }
+    const latin1 = await app.inject({
+      method: 'POST',
+      url: '/accounts',
+      headers: { 'content-type': 'application/json; charset=iso-8859-1' },
+      payload: `{"accountId":"${ids.account}","openingBalanceCents":1}`,
+    });
+    expect(latin1.statusCode).toBe(400);
+    expect(latin1.json()).toMatchObject({ error: 'MalformedJson' });
+    const utf8 = await app.inject({
+      method: 'POST',
+      url: '/accounts',
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+      payload: `{"accountId":"${ids.account}","openingBalanceCents":1}`,
+    });
+    expect(utf8.statusCode).toBe(201);
+  });
+
   it('order amounts are bounded so no total leaves the exact range', async () => {
     const item = { sku: 'sku-1', quantity: Limits.maxQuantity, unitPriceCents: Limits.maxUnitPriceCents };
     const tooMuch = await post('/orders', { customerId: 'a', items: Array(Limits.maxItems).fill(item) }, { 'idempotency-key': `big-${randomUUID()}` });

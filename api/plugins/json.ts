@@ -10,12 +10,23 @@ declare module 'fastify' {
   }
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** JSON only, through Fastify's own parser (prototype-poisoning checks included), plus: a key twice in one object is a 400. */
 const json: FastifyPluginCallback = (app, _options, done) => {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, parsed) => {
-    const text = body.toString();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, parsed) => {
+    // JSON is UTF-8 (RFC 8259): bytes that are not are refused, never decoded to U+FFFD and stored.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+      return parsed(new HttpError(400, 'MalformedJson', 'the body must be UTF-8 JSON; other charsets are not accepted'), undefined);
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      return parsed(new HttpError(400, 'MalformedJson', 'the body is not valid UTF-8'), undefined);
+    }
     // A route whose body is optional takes "no body" however the client labels it.
     if (text === '' && request.routeOptions.config.bodyOptional) return parsed(null, undefined);
     void parseJson(request, text, (err, value) => {
