@@ -64,8 +64,7 @@ describe('the relative links of the README and docs/', () => {
         const [file, anchor] = target!.split('#') as [string, string | undefined];
         const resolved = file === '' ? path.join(repoRoot, page) : path.resolve(path.dirname(path.join(repoRoot, page)), file);
         if (!existsSync(resolved)) broken.push(`${target}: no such file`);
-        else if (anchor !== undefined && resolved.endsWith('.md') && !anchorsIn(resolved).has(anchor))
-          broken.push(`${target}: no such heading`);
+        else if (anchor !== undefined && resolved.endsWith('.md') && !anchorsIn(resolved).has(anchor)) broken.push(`${target}: no such heading`);
       }
     }
     expect(broken).toEqual([]);
