@@ -10,7 +10,7 @@ declare module 'fastify' {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** JSON only, through Fastify's own parser (prototype-poisoning checks included), plus: a key twice in one object is a 400. */
 const json: FastifyPluginCallback = (app, _options, done) => {
