@@ -54,6 +54,8 @@ export const configSchema = z.object({
    */
   INTAKE_LAYOUT: z.enum(['separate', 'worker']).default('separate'),
   INTAKE_BACKLOG_CHECK_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  /** How often the API starts stored refunds whose start never came back (a 503, a crash). */
+  REFUND_RESTART_EVERY_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   REWARD_BASIS_POINTS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Chaos runs only: the share of committing activity attempts that fail after their commit (worker/fault-injection.ts). */
   SAGA_FAULT_AFTER_COMMIT_RATE: z.coerce.number().min(0).max(1).default(0),

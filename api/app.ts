@@ -17,6 +17,7 @@ import json from './plugins/json';
 import logIds from './plugins/log-ids';
 import metrics from './plugins/metrics';
 import orderEndings from './plugins/order-endings';
+import refundRestarts from './plugins/refund-restarts';
 import shutdown from './plugins/shutdown';
 import temporal from './plugins/temporal';
 import { registerAccountRoutes } from './routes/accounts';
@@ -72,6 +73,7 @@ export async function buildApp(
   });
   void app.register(admission, { taskQueue: config.TEMPORAL_TASK_QUEUE, limit: config.INTAKE_BACKLOG_LIMIT, everyMs: config.INTAKE_BACKLOG_CHECK_MS });
   void app.register(metrics);
+  void app.register(refundRestarts, { taskQueue: config.TEMPORAL_TASK_QUEUE, everyMs: config.REFUND_RESTART_EVERY_MS });
   // Routes after the plugins, in their own context: they see every decorator and hook above.
   void app.register((routes, _options, done) => {
     registerHealthRoutes(routes);

@@ -23,9 +23,9 @@ export const reviewListQuery = z.strictObject({ limit: z.coerce.number().int().m
 export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional() });
 
 export const orderStartHeaders = idempotencyHeaders.extend({
+  // No length cap: a Prefer the server cannot use is ignored (RFC 7240), never refused; Node bounds the header size.
   prefer: z
     .string()
-    .max(1_000)
     .optional()
     .describe('`wait=N`: answer with the outcome (200, CONFIRMED or CANCELLED) if the saga ends within N seconds (at most API_MAX_WAIT_SECONDS)'),
 });

@@ -154,7 +154,7 @@ export function formatReport(report: ReconcileReport): string {
   }
   if (report.notices.pendingRefunds.length) {
     lines.push(
-      `  notice: ${report.notices.pendingRefunds.length} refund(s) PENDING for over 10 minutes (never started after a 503, or a saga waiting on a step or a compensation)`,
+      `  notice: ${report.notices.pendingRefunds.length} refund(s) PENDING for over 10 minutes (a saga waiting on a step or a compensation, or a stored refund the API's sweep could not start yet)`,
     );
   }
   return [`reconcile: ${report.ok ? 'every invariant holds' : 'VIOLATIONS FOUND'}`, ...lines].join('\n');

@@ -60,6 +60,21 @@ export async function selectRequestedRefundCents(db: Queryable, orderId: string,
   return Number(rows[0]!.cents);
 }
 
+/**
+ * Pending refunds stored more than `leaseSeconds` ago whose start never came back, oldest first, locked for
+ * this transaction; rows another sweep holds are skipped.
+ */
+export async function lockUnstartedRefunds(db: Queryable, leaseSeconds: number, limit: number): Promise<RefundRow[]> {
+  const { rows } = await db.query<RefundRow>(
+    `select * from refunds
+      where status = 'PENDING' and run_id is null and created_at < now() - make_interval(secs => $1)
+      order by created_at limit $2
+      for update skip locked`,
+    [leaseSeconds, limit],
+  );
+  return rows;
+}
+
 /** Temporal acknowledged the refund's start. */
 export async function markRefundStarted(db: Queryable, s: { id: string; runId: string }): Promise<void> {
   await db.query('update refunds set run_id = $2 where id = $1 and run_id is null', [s.id, s.runId]);

@@ -15,7 +15,7 @@ import { startOnce, type EagerStart } from './start-workflow';
 
 const START_DEADLINE_MS = 5_000;
 /** A stored refund whose start has not come back holds its share of the cap this long (its start's deadlines and more). */
-const START_LEASE_SECONDS = 15;
+export const START_LEASE_SECONDS = 15;
 
 export type RefundRefusal = 'OrderNotFound' | 'OrderNotRefundable' | 'RefundExceedsPaid' | 'RefundIdConflict';
 
@@ -51,7 +51,7 @@ export async function startRefund(deps: { client: Client; pool: Pool; taskQueue:
   if (refund.fingerprint !== fingerprint) {
     throw new RefundRefusedError('RefundIdConflict', `refund ${request.refundId} was already requested with different content`, { refundId: request.refundId });
   }
-  const runId = await start(deps, toRefundSagaInput(request));
+  const runId = await startRefundSaga(deps, toRefundSagaInput(request));
   if (!refund.run_id) await markRefundStarted(deps.pool, { id: refund.id, runId });
   // A copy of a refund whose start never came back (past its lease) is the one that starts it: accepted, not a duplicate.
   const stale = refund.run_id === null && Date.now() - refund.created_at.getTime() > START_LEASE_SECONDS * 1_000;
@@ -103,7 +103,20 @@ function toRefundSagaInput({ refundId, orderId, amountCents, reason }: RefundMes
   return { refundId, orderId, amountCents, ...(reason === undefined ? {} : { reason }) };
 }
 
-async function start({ client, taskQueue, eager, onEager }: { client: Client; taskQueue: string } & EagerStart, input: RefundSagaInput): Promise<string> {
+/** The saga's input from the stored row, the same as its request gave. */
+export function refundSagaInputOf(refund: RefundRow): RefundSagaInput {
+  return toRefundSagaInput({
+    refundId: refund.id,
+    orderId: refund.order_id,
+    amountCents: refund.amount_cents,
+    ...(refund.reason === null ? {} : { reason: refund.reason }),
+  });
+}
+
+export async function startRefundSaga(
+  { client, taskQueue, eager, onEager }: { client: Client; taskQueue: string } & EagerStart,
+  input: RefundSagaInput,
+): Promise<string> {
   try {
     return await startOnce(
       client,
@@ -124,7 +137,9 @@ async function start({ client, taskQueue, eager, onEager }: { client: Client; ta
     );
   } catch (err) {
     if (isTemporalUnavailable(err)) {
-      throw new TemporalUnavailableError(`Temporal unavailable: ${err instanceof Error ? err.message : String(err)}; the refund is stored, retry to start it`);
+      throw new TemporalUnavailableError(
+        `Temporal unavailable: ${err instanceof Error ? err.message : String(err)}; the refund is stored and starts once Temporal answers (retrying is safe)`,
+      );
     }
     throw err;
   }

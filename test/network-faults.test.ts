@@ -84,6 +84,7 @@ describe('network faults through Toxiproxy: a lost commit reply, a hanging Tempo
       DATABASE_URL: through(postgres.url, links.apiPg),
       TEMPORAL_ADDRESS: links.apiTemporal.listen,
       API_RATE_LIMIT_PER_MINUTE: '100000',
+      REFUND_RESTART_EVERY_MS: '1000',
     });
     // A short statement timeout, so that attempts whose replies are dropped end within seconds.
     worker = app('worker', 'worker/main.ts', {
@@ -167,7 +168,7 @@ describe('network faults through Toxiproxy: a lost commit reply, a hanging Tempo
   });
 
   it(
-    'a Temporal link that hangs: 503 with Retry-After within the API deadline, never a 500; after it, the same request starts one saga',
+    'a Temporal link that hangs: 503 with Retry-After within the API deadline, never a 500; after it, the same request starts one saga, and a refund answered 503 and never retried ends REFUNDED once',
     { timeout: 180_000 },
     async () => {
       const account = `nt-${randomUUID().slice(0, 8)}`;
@@ -184,12 +185,14 @@ describe('network faults through Toxiproxy: a lost commit reply, a hanging Tempo
       await toxiproxy.addToxic(links.apiTemporal.name, toxicOf('timeout', 'downstream', 'temporal-hangs'));
       await toxiproxy.addToxic(links.apiTemporal.name, toxicOf('timeout', 'upstream', 'temporal-hangs-up'));
       const orderId = `nt-hang-${randomUUID().slice(0, 6)}`;
+      const refundId = `nt-refund-${randomUUID().slice(0, 6)}`;
       const answers: Answer[] = [];
       try {
         for (let i = 0; i < 3; i++) answers.push(await call('POST', '/orders', body, { 'idempotency-key': orderId }));
         const read = await call('GET', `/orders/${placed}`);
         expect(read.status).toBe(200);
         expect(read.body).toMatchObject({ status: 'CONFIRMED', source: 'database', workflowUnreachable: true });
+        answers.push(await call('POST', `/orders/${placed}/refunds`, { refundId, amountCents: 40, reason: 'late delivery' }));
       } finally {
         await toxiproxy.removeToxic(links.apiTemporal.name, 'temporal-hangs');
         await toxiproxy.removeToxic(links.apiTemporal.name, 'temporal-hangs-up');
@@ -216,6 +219,17 @@ describe('network faults through Toxiproxy: a lost commit reply, a hanging Tempo
       expect(result.state).toBe('CONFIRMED');
       const debits = (await ledgerOf(pool, account)).filter((l) => l.kind === 'debit');
       expect(debits.map((d) => d.idempotency_key).sort()).toEqual([`order:${placed}:debit`, `order:${orderId}:debit`].sort());
+      expect(answers.at(-1)!.body).toMatchObject({ message: expect.stringContaining('the refund is stored and starts once Temporal answers') as unknown });
+      // Nobody retries the refund: the API's sweep starts it once its lease is over.
+      await until(
+        'the stored refund to end',
+        async () => (await pool.query("select 1 from refunds where id = $1 and status = 'REFUNDED'", [refundId])).rowCount === 1,
+        90_000,
+      );
+      const credits = (await ledgerOf(pool, account)).filter((l) => l.kind === 'refund');
+      expect(credits.map((c) => c.amount_cents)).toEqual([40]);
+      const metrics = await fetch(`${apiUrl}/metrics`).then((r) => r.text());
+      expect(metrics).toMatch(/^refunds_restarted_total 1$/m);
       expect(alive(api), 'API alive').toBe(true);
       await assertInvariants(pool);
     },

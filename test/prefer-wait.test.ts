@@ -20,7 +20,10 @@ describe('the Prefer header', () => {
     ['wait=-1', undefined],
     ['wait=1.5', undefined],
     ['respond-async', undefined],
-    ['wait=99999999', undefined],
+    ['wait=999999', 10],
+    ['wait=1000000', 10],
+    [`wait=${'9'.repeat(400)}`, 10],
+    [`${'x-private=1, '.repeat(200)}wait=3`, 3],
   ])('%s → %s (capped at 10)', (header, expected) => expect(preferredWaitSeconds(header, 10)).toBe(expected));
 });
 
@@ -100,7 +103,7 @@ describe('POST /orders with Prefer: wait, on real Temporal and PostgreSQL', () =
   });
 
   it('a Prefer it cannot honour (malformed, or another preference) is ignored: the answer is the usual one', async () => {
-    for (const prefer of ['wait=abc', 'respond-async']) {
+    for (const prefer of ['wait=abc', 'respond-async', `respond-async${', x-private=1'.repeat(400)}`]) {
       const ids = uniqueIds('wait-ignored');
       await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
       const answer = await post(order(ids), { 'idempotency-key': ids.message, prefer });

@@ -7,6 +7,7 @@ import { freePort } from './global-setup';
 import { loadConfig } from '../config';
 import { refundStatusQuery, type RefundSagaStatus } from '../contract/refund-saga';
 import { refundFingerprint } from '../billing/refund-fingerprint';
+import { restartUnstartedRefunds } from '../intake/restart-refunds';
 import { refundWorkflowIdFor } from '../domain/refund';
 import { refundSaga } from '../workflows/refund-saga';
 import type { TestDatabase } from './helpers/database';
@@ -23,7 +24,14 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
   beforeAll(async () => {
     stack = await startRealStack();
     db = stack.db;
-    const config = loadConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: stack.temporal.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, LOG_LEVEL: 'silent' });
+    // The app's own sweep stays out of the way: the tests below store unstarted refunds and sweep them themselves.
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      LOG_LEVEL: 'silent',
+      REFUND_RESTART_EVERY_MS: '600000',
+    });
     app = await buildApp(config, { logger: false });
   });
   afterAll(async () => {
@@ -375,6 +383,36 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     expect(retried.json()).toMatchObject({ duplicate: false });
     expect(await refundResult(stale)).toMatchObject({ state: 'REJECTED', reason: expect.stringContaining('would pass what was paid') as unknown });
     expect(await balanceOf(db.pool, order.account)).toBe(order.opening);
+  });
+
+  it('the sweep starts a stored refund whose start never came back, once, even with two sweeps at once; one within its lease, or started, is left alone', async () => {
+    const order = await confirmedOrder('sweep');
+    const stored = (refundId: string, amountCents: number, age: string) =>
+      db.pool.query(`insert into refunds (id, order_id, amount_cents, reason, fingerprint, created_at) values ($1, $2, $3, $4, $5, now() - $6::interval)`, [
+        refundId,
+        order.orderId,
+        amountCents,
+        'damaged',
+        refundFingerprint({ orderId: order.orderId, amountCents, reason: 'damaged' }),
+        age,
+      ]);
+    const [old, young] = [`${order.tag}-old`, `${order.tag}-young`];
+    await stored(old, 1_000, '1 minute');
+    await stored(young, 2_000, '1 second');
+    const sweep = () => restartUnstartedRefunds({ client: stack.client, pool: db.pool, taskQueue: stack.taskQueue });
+    const [a, b] = await Promise.all([sweep(), sweep()]);
+    expect([...a.started, ...b.started]).toEqual([old]);
+    expect([a.error, b.error]).toEqual([undefined, undefined]);
+    expect(await refundResult(old)).toMatchObject({ state: 'REFUNDED' });
+    const row = (await get(`/orders/${order.orderId}/refunds/${old}`)).json<{ status: string; reason: string }>();
+    expect(row).toMatchObject({ status: 'REFUNDED', reason: 'damaged' });
+    expect((await sweep()).started).toEqual([]);
+    const credits = (await ledgerOf(db.pool, order.account)).filter((l) => l.kind === 'refund');
+    expect(credits.map((c) => c.amount_cents)).toEqual([1_000]);
+    // Its client's retry now finds it started: the same refund, a duplicate.
+    const retried = await post(`/orders/${order.orderId}/refunds`, { refundId: old, amountCents: 1_000, reason: 'damaged' });
+    expect(retried.json()).toMatchObject({ duplicate: true, status: 'REFUNDED' });
+    await db.pool.query('delete from refunds where id = $1', [young]);
   });
 
   it('an empty reason is no reason; a build before refunds still writes its order events (on conflict (order_id)) on this schema', async () => {

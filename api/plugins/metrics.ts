@@ -8,7 +8,7 @@ import { errorResponses } from '../schemas';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    metrics: { ordersStarted: Counter<'source' | 'result'>; eagerStarts: Counter<'saga'> };
+    metrics: { ordersStarted: Counter<'source' | 'result'>; eagerStarts: Counter<'saga'>; refundsRestarted: Counter };
   }
 }
 
@@ -36,6 +36,11 @@ const metrics: FastifyPluginCallback = (app, _options, done) => {
     name: 'sagas_eager_starts_total',
     help: "Sagas whose first workflow task Temporal handed to this process's own worker (INTAKE_LAYOUT=worker), by saga",
     labelNames: ['saga'] as const,
+    registers: [registry],
+  });
+  const refundsRestarted = new Counter({
+    name: 'refunds_restarted_total',
+    help: 'Stored refunds whose start never came back (a 503, a crash), started by the sweep',
     registers: [registry],
   });
   const conflicts = new Counter({
@@ -78,7 +83,7 @@ const metrics: FastifyPluginCallback = (app, _options, done) => {
       this.set(app.admission.backlog);
     },
   });
-  app.decorate('metrics', { ordersStarted, eagerStarts });
+  app.decorate('metrics', { ordersStarted, eagerStarts, refundsRestarted });
   app.get(
     '/metrics',
     { schema: { tags: ['operations'], summary: 'Prometheus metrics', response: { 200: exposition, ...errorResponses(401) } } },
