@@ -5,6 +5,7 @@ import { RefundStatusKey, type RefundSagaInput } from '../contract/refund-saga';
 import { NeedsReviewKey, OrderIdKey } from '../contract/search-attributes';
 import { selectOrder, selectOrderForUpdate, type OrderRow } from '../db/orders';
 import { withTransaction, type Pool, type Queryable } from '../db/pool';
+import { selectProcessedMessage } from '../db/processed-messages';
 import { insertRefund, markRefundStarted, selectRefund, selectRequestedRefundCents, type RefundRow } from '../db/refunds';
 import { formatCents } from '../domain/order-summary';
 import { refundWorkflowIdFor } from '../domain/refund';
@@ -66,7 +67,13 @@ async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: str
     if (raced) return { refund: raced, created: false };
     const refusal = await refusalOf(tx, request, order);
     if (refusal) throw refusal;
-    const created = await insertRefund(tx, { id: request.refundId, orderId: order!.id, amountCents: request.amountCents, reason: request.reason, fingerprint });
+    const created = await insertRefund(tx, {
+      id: request.refundId,
+      orderId: order!.id,
+      amountCents: request.amountCents,
+      reason: request.reason || undefined,
+      fingerprint,
+    });
     return { refund: (await selectRefund(tx, request.refundId))!, created };
   });
 }
@@ -80,14 +87,12 @@ export async function refundRefusalNow(db: Queryable, request: RefundMessage): P
 }
 
 async function refusalOf(db: Queryable, request: RefundMessage, order: OrderRow | undefined): Promise<RefundRefusedError | undefined> {
-  if (!order) return new RefundRefusedError('OrderNotFound', `refund ${request.refundId}: no order ${request.orderId}`);
-  if (order.status !== 'CONFIRMED') {
-    return new RefundRefusedError(
-      'OrderNotRefundable',
-      `refund ${request.refundId}: order ${request.orderId} is ${order.status}; only a confirmed order can be refunded`,
-      { orderId: order.id, status: order.status },
-    );
+  if (!order) {
+    // An accepted order whose saga has not written its row yet is not confirmed: not missing.
+    if (await selectProcessedMessage(db, request.orderId)) return notRefundable(request, request.orderId, 'PENDING');
+    return new RefundRefusedError('OrderNotFound', `refund ${request.refundId}: no order ${request.orderId}`);
   }
+  if (order.status !== 'CONFIRMED') return notRefundable(request, order.id, order.status);
   const requestedCents = await selectRequestedRefundCents(db, order.id, START_LEASE_SECONDS);
   if (requestedCents + request.amountCents > order.total_cents) {
     return new RefundRefusedError(
@@ -99,8 +104,15 @@ async function refusalOf(db: Queryable, request: RefundMessage, order: OrderRow 
   return undefined;
 }
 
+function notRefundable(request: RefundMessage, orderId: string, status: string): RefundRefusedError {
+  return new RefundRefusedError('OrderNotRefundable', `refund ${request.refundId}: order ${orderId} is ${status}; only a confirmed order can be refunded`, {
+    orderId,
+    status,
+  });
+}
+
 function toRefundSagaInput({ refundId, orderId, amountCents, reason }: RefundMessage): RefundSagaInput {
-  return { refundId, orderId, amountCents, ...(reason === undefined ? {} : { reason }) };
+  return { refundId, orderId, amountCents, ...(reason ? { reason } : {}) };
 }
 
 /** The saga's input from the stored row, the same as its request gave. */

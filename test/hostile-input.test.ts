@@ -192,7 +192,14 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
       headers: { 'content-type': 'application/json' },
       payload: '{"__proto__":{"x":1},"accountId":"a","openingBalanceCents":1}',
     });
-    expect(proto.statusCode).toBe(400);
+    expect({ code: proto.statusCode, body: proto.json<unknown>() }).toMatchObject({ code: 400, body: { error: 'ForbiddenKey' } });
+    const constructor = await app.inject({
+      method: 'POST',
+      url: '/accounts',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"constructor":{"prototype":{"x":1}},"accountId":"a","openingBalanceCents":1}',
+    });
+    expect(constructor.json()).toMatchObject({ error: 'ForbiddenKey' });
     expect(duplicateKey('{"items":[{"sku":"a","sku":"b"}]}')).toBe('sku');
     expect(duplicateKey('{"a":{"k":1},"b":{"k":2}}')).toBeUndefined();
   });

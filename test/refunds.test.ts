@@ -192,6 +192,18 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ error: 'OrderNotFound' });
     expect((await get(`/orders/${ids.message}/refunds/${ids.tag}-r`)).statusCode).toBe(404);
+    // Accepted, its saga not yet at its first write: not confirmed, rather than missing.
+    const accepted = `${ids.tag}-accepted`;
+    await db.pool.query(`insert into processed_messages (message_id, workflow_id, source, fingerprint) values ($1, $2, 'rest', 'f')`, [
+      accepted,
+      `order-${accepted}`,
+    ]);
+    const early = await post(`/orders/${accepted}/refunds`, { refundId: `${ids.tag}-early`, amountCents: 100 });
+    expect({ code: early.statusCode, body: early.json<unknown>() }).toMatchObject({
+      code: 409,
+      body: { error: 'OrderNotRefundable', details: { status: 'PENDING' } },
+    });
+    await db.pool.query('delete from processed_messages where message_id = $1', [accepted]);
 
     const refundId = `${ids.tag}-direct`;
     await stack.client.workflow.start(refundSaga, {
@@ -236,6 +248,9 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
       ['string', { refundId: `${order.tag}-d`, amountCents: '100' }],
       ['huge', { refundId: `${order.tag}-e`, amountCents: 2 ** 53 }],
       ['control characters', { refundId: `${order.tag}-f`, amountCents: 1, reason: 'a\u0000b' }],
+      ['bidi override', { refundId: `${order.tag}-k`, amountCents: 1, reason: 'refund \u202eevil' }],
+      ['noncharacter', { refundId: `${order.tag}-l`, amountCents: 1, reason: 'x\uffffy' }],
+      ['astral noncharacter', { refundId: `${order.tag}-m`, amountCents: 1, reason: 'x\ud83f\udffey' }],
       ['long reason', { refundId: `${order.tag}-g`, amountCents: 1, reason: 'x'.repeat(501) }],
       ['unknown field', { refundId: `${order.tag}-h`, amountCents: 1, currency: 'EUR' }],
       ['bad id', { refundId: 'a/b', amountCents: 1 }],
@@ -421,6 +436,7 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
     expect((await post(`/orders/${order.orderId}/refunds`, { refundId, amountCents: 10, reason: '' })).statusCode).toBe(202);
     expect((await post(`/orders/${order.orderId}/refunds`, { refundId, amountCents: 10 })).statusCode).toBe(200);
     await refundResult(refundId);
+    expect((await get(`/orders/${order.orderId}/refunds/${refundId}`)).json()).toMatchObject({ reason: null });
     const earlierBuild = `insert into outbox (event_id, order_id, topic, key, event_type, payload) values ($1, $2, 'orders.events', $2, 'order.confirmed', '{}')
       on conflict (order_id) do nothing`;
     const { rowCount } = await db.pool.query(earlierBuild, [randomUUID(), order.orderId]);

@@ -12,6 +12,18 @@ declare module 'fastify' {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Valid JSON the default parser still refused: it carries a prototype-poisoning key. */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const forbiddenKey = () => new HttpError(400, 'ForbiddenKey', 'JSON keys "__proto__", and "constructor" holding "prototype", are refused');
+
 /** JSON only, through Fastify's own parser (prototype-poisoning checks included), plus: a key twice in one object is a 400. */
 const json: FastifyPluginCallback = (app, _options, done) => {
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -30,7 +42,7 @@ const json: FastifyPluginCallback = (app, _options, done) => {
     // A route whose body is optional takes "no body" however the client labels it.
     if (text === '' && request.routeOptions.config.bodyOptional) return parsed(null, undefined);
     void parseJson(request, text, (err, value) => {
-      if (err) return parsed(err, undefined);
+      if (err) return parsed(isJson(text) ? forbiddenKey() : err, undefined);
       const duplicate = duplicateKey(text);
       if (duplicate !== undefined)
         return parsed(new HttpError(400, 'DuplicateKey', `JSON key ${JSON.stringify(duplicate)} appears twice in one object`), undefined);
