@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -15,76 +15,93 @@ function processesUsing(dir: string): string[] {
 }
 
 describe('npm start: the whole embedded stack', () => {
-  it('starts every server and a fleet of WORKERS=2, serves the API and UI, and Ctrl-C leaves nothing running', { timeout: 180_000 }, async () => {
-    const stackDir = mkdtempSync(path.join(os.tmpdir(), 'stack-life-'));
-    chmodSync(stackDir, 0o755);
-    copyFileSync(path.join(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'), 'toolchain.env'), path.join(stackDir, 'toolchain.env'));
-    const ports = await freeStackPorts();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      STACK_DIR: stackDir,
-      LOG_LEVEL: 'warn',
-      WORKERS: '2',
-      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-    };
-    for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS', 'WORKER_VERSIONING', 'WORKER_DEPLOYMENT_PROMOTE']) delete env[name];
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tools/stack/start.ts')], { cwd: repoRoot, env });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  it(
+    'starts every server and a fleet of WORKERS=2, serves the API and UI, and a SIGTERM to npm alone leaves nothing running',
+    { timeout: 180_000 },
+    async () => {
+      const stackDir = mkdtempSync(path.join(os.tmpdir(), 'stack-life-'));
+      chmodSync(stackDir, 0o755);
+      const installed = process.env.STACK_DIR ?? path.join(repoRoot, '.stack');
+      // npm start runs the toolchain check first: it finds the servers this checkout installed, and installs nothing.
+      for (const file of ['toolchain.env', 'test-server.version'])
+        if (existsSync(path.join(installed, file))) copyFileSync(path.join(installed, file), path.join(stackDir, file));
+      symlinkSync(path.join(installed, 'venv'), path.join(stackDir, 'venv'));
+      const ports = await freeStackPorts();
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        STACK_DIR: stackDir,
+        LOG_LEVEL: 'warn',
+        WORKERS: '2',
+        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      };
+      for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS', 'WORKER_VERSIONING', 'WORKER_DEPLOYMENT_PROMOTE']) delete env[name];
+      // As a user or a service manager runs it: through npm, whose script execs the stack so that a signal npm forwards reaches it.
+      const child = spawn('npm', ['start', '--silent'], { cwd: repoRoot, env });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
 
-    const deadline = Date.now() + 150_000;
-    while (!output.includes('is up') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 250));
-    expect(output).toContain('saga-orchestrator is up');
-    expect(output).toContain(`Temporal Web UI     http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`);
-    expect(output).toContain(`Kafka bootstrap     127.0.0.1:${ports.KAFKA_PORT}`);
-    expect(output).toContain(`DATABASE_URL        postgres://postgres@127.0.0.1:${ports.PG_PORT}/orders`);
+      const deadline = Date.now() + 150_000;
+      while (!output.includes('is up') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 250));
+      expect(output).toContain('saga-orchestrator is up');
+      expect(output).toContain(`Temporal Web UI     http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`);
+      expect(output).toContain(`Kafka bootstrap     127.0.0.1:${ports.KAFKA_PORT}`);
+      expect(output).toContain(`DATABASE_URL        postgres://postgres@127.0.0.1:${ports.PG_PORT}/orders`);
 
-    // Both workers poll the task queue, each under its own identity (pid@host).
-    const pids = [...output.matchAll(/worker-\d \(pid (\d+)\)/g)].map((m) => m[1]);
-    expect(output).toMatch(/workers {13}2 on task queue orders: worker-1 \(pid \d+\), worker-2 \(pid \d+\)/);
-    const connection = await Connection.connect({ address: `127.0.0.1:${ports.TEMPORAL_PORT}` });
-    try {
-      const { pollers } = await connection.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: 'orders' },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-      });
-      expect(pids.every((pid) => (pollers ?? []).some((p) => p.identity?.startsWith(`${pid}@`)))).toBe(true);
-      // Pinned by default: the workers run as a Worker Deployment and their build made itself current.
-      const deployment = { connection, namespace: 'default', deploymentName: 'saga-orchestrator' };
-      await vi.waitFor(async () => expect((await describeDeployment(deployment))?.currentBuildId).toMatch(/^b-[0-9a-f]{12}$/), {
-        timeout: 30_000,
-        interval: 250,
-      });
-    } finally {
-      await connection.close();
-    }
+      // Both workers poll the task queue, each under its own identity (pid@host).
+      const pids = [...output.matchAll(/worker-\d \(pid (\d+)\)/g)].map((m) => m[1]);
+      expect(output).toMatch(/workers {13}2 on task queue orders: worker-1 \(pid \d+\), worker-2 \(pid \d+\)/);
+      const connection = await Connection.connect({ address: `127.0.0.1:${ports.TEMPORAL_PORT}` });
+      try {
+        const { pollers } = await connection.workflowService.describeTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: 'orders' },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        });
+        expect(pids.every((pid) => (pollers ?? []).some((p) => p.identity?.startsWith(`${pid}@`)))).toBe(true);
+        // Pinned by default: the workers run as a Worker Deployment and their build made itself current.
+        const deployment = { connection, namespace: 'default', deploymentName: 'saga-orchestrator' };
+        await vi.waitFor(async () => expect((await describeDeployment(deployment))?.currentBuildId).toMatch(/^b-[0-9a-f]{12}$/), {
+          timeout: 30_000,
+          interval: 250,
+        });
+      } finally {
+        await connection.close();
+      }
 
-    // Each worker of the fleet serves its metrics on WORKER_METRICS_PORT + n - 1, as the banner says.
-    const metricsUrls = {
-      consumer: `http://127.0.0.1:${ports.CONSUMER_METRICS_PORT}/metrics`,
-      'worker-1': `http://127.0.0.1:${ports.WORKER_METRICS_PORT}/metrics`,
-      'worker-2': `http://127.0.0.1:${ports.WORKER_METRICS_PORT + 1}/metrics`,
-    };
-    expect(output).toContain(`metrics             http://127.0.0.1:${ports.API_PORT}/metrics   (api)`);
-    for (const [name, url] of Object.entries(metricsUrls)) {
-      expect(output).toContain(`${url}   (${name})`);
-      // The consumer has no readiness probe: the banner may come before it listens.
-      await waitUntil(url, async () => (await fetch(url)).ok, 30_000);
-    }
-    for (const url of [metricsUrls['worker-1'], metricsUrls['worker-2']]) expect(await (await fetch(url)).text()).toMatch(/^temporal_num_pollers\{/m);
+      // Each worker of the fleet serves its metrics on WORKER_METRICS_PORT + n - 1, as the banner says.
+      const metricsUrls = {
+        consumer: `http://127.0.0.1:${ports.CONSUMER_METRICS_PORT}/metrics`,
+        'worker-1': `http://127.0.0.1:${ports.WORKER_METRICS_PORT}/metrics`,
+        'worker-2': `http://127.0.0.1:${ports.WORKER_METRICS_PORT + 1}/metrics`,
+      };
+      expect(output).toContain(`metrics             http://127.0.0.1:${ports.API_PORT}/metrics   (api)`);
+      for (const [name, url] of Object.entries(metricsUrls)) {
+        expect(output).toContain(`${url}   (${name})`);
+        // The consumer has no readiness probe: the banner may come before it listens.
+        await waitUntil(url, async () => (await fetch(url)).ok, 30_000);
+      }
+      for (const url of [metricsUrls['worker-1'], metricsUrls['worker-2']]) expect(await (await fetch(url)).text()).toMatch(/^temporal_num_pollers\{/m);
 
-    expect(await (await fetch(`http://127.0.0.1:${ports.API_PORT}/healthz`)).json()).toEqual({ status: 'ok' });
-    expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).ok).toBe(true);
-    const ready: unknown = await (await fetch(`http://127.0.0.1:${ports.API_PORT}/readyz`)).json();
-    expect(ready).toEqual({ status: 'ready', database: 'ok', temporal: 'ok' });
+      expect(await (await fetch(`http://127.0.0.1:${ports.API_PORT}/healthz`)).json()).toEqual({ status: 'ok' });
+      expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).ok).toBe(true);
+      const ready: unknown = await (await fetch(`http://127.0.0.1:${ports.API_PORT}/readyz`)).json();
+      expect(ready).toEqual({ status: 'ready', database: 'ok', temporal: 'ok' });
 
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    for (const [name, port] of Object.entries({ ...ports, WORKER_METRICS_PORT_2: ports.WORKER_METRICS_PORT + 1 }))
-      expect(await canConnect(port), `${name} ${port} still bound`).toBe(false);
-    expect(processesUsing(stackDir)).toEqual([]);
-  });
+      // Only npm's own process is signalled (a terminal's Ctrl-C reaches the whole group; a service manager may not).
+      child.kill('SIGTERM');
+      await exited;
+      await vi.waitFor(
+        () => {
+          expect(processesUsing(stackDir)).toEqual([]);
+          expect(output).toContain('saga-orchestrator stopped');
+        },
+        { timeout: 60_000, interval: 250 },
+      );
+      for (const [name, port] of Object.entries({ ...ports, WORKER_METRICS_PORT_2: ports.WORKER_METRICS_PORT + 1 }))
+        expect(await canConnect(port), `${name} ${port} still bound`).toBe(false);
+      expect(processesUsing(stackDir)).toEqual([]);
+    },
+  );
 });

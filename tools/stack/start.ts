@@ -260,7 +260,7 @@ async function main(): Promise<void> {
       `  Kafka bootstrap     ${brokers.join(',')}`,
       `  DATABASE_URL        ${redactUrl(databaseUrl)}`,
       `  logs                ${logDir}`,
-      'Ctrl-C stops everything; a process that exits is restarted. Data is kept in ' + stack.STACK_DIR,
+      'Ctrl-C (or SIGTERM to npm start) stops everything; a process that exits is restarted. Data is kept in ' + stack.STACK_DIR,
       '',
     ].join('\n'),
   );
@@ -288,6 +288,7 @@ async function shutdown(code: number): Promise<void> {
   if (stopped.signal.aborted) return;
   stopped.abort();
   await stopAll();
+  if (code === 0) process.stdout.write('saga-orchestrator stopped: every process it started has exited\n');
   process.exit(code);
 }
 
