@@ -45,7 +45,10 @@ export interface RefundStartResult {
  * paid; the saga's claim step then enforces the cap in the database whatever raced. A copy (same ID, same
  * content) answers the stored refund and starts its saga again, which collapses onto the first.
  */
-export async function startRefund(deps: { client: Client; pool: Pool; taskQueue: string } & EagerStart, request: RefundMessage): Promise<RefundStartResult> {
+export async function startRefund(deps: { client: Client; pool: Pool; taskQueue: string } & EagerStart, message: RefundMessage): Promise<RefundStartResult> {
+  // An empty reason is none: stored, fingerprinted and passed on as none.
+  const { reason, ...rest } = message;
+  const request: RefundMessage = { ...rest, ...(reason ? { reason } : {}) };
   const fingerprint = refundFingerprint(request);
   const existing = await selectRefund(deps.pool, request.refundId);
   const { refund, created } = existing ? { refund: existing, created: false } : await recordRefund(deps.pool, request, fingerprint);
@@ -71,7 +74,7 @@ async function recordRefund(pool: Pool, request: RefundMessage, fingerprint: str
       id: request.refundId,
       orderId: order!.id,
       amountCents: request.amountCents,
-      reason: request.reason || undefined,
+      reason: request.reason,
       fingerprint,
     });
     return { refund: (await selectRefund(tx, request.refundId))!, created };
@@ -112,17 +115,12 @@ function notRefundable(request: RefundMessage, orderId: string, status: string):
 }
 
 function toRefundSagaInput({ refundId, orderId, amountCents, reason }: RefundMessage): RefundSagaInput {
-  return { refundId, orderId, amountCents, ...(reason ? { reason } : {}) };
+  return { refundId, orderId, amountCents, ...(reason === undefined ? {} : { reason }) };
 }
 
 /** The saga's input from the stored row, the same as its request gave. */
 export function refundSagaInputOf(refund: RefundRow): RefundSagaInput {
-  return toRefundSagaInput({
-    refundId: refund.id,
-    orderId: refund.order_id,
-    amountCents: refund.amount_cents,
-    ...(refund.reason === null ? {} : { reason: refund.reason }),
-  });
+  return { refundId: refund.id, orderId: refund.order_id, amountCents: refund.amount_cents, ...(refund.reason === null ? {} : { reason: refund.reason }) };
 }
 
 export async function startRefundSaga(

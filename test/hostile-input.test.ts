@@ -42,6 +42,9 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
 
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url, payload: payload as object, headers });
+  /** A raw body, sent as it is: the bytes and the content type are what the test is about. */
+  const postAccount = (payload: string | Buffer, contentType = 'application/json') =>
+    app.inject({ method: 'POST', url: '/accounts', headers: { 'content-type': contentType }, payload });
   const errorShape = { error: expect.any(String) as string, message: expect.any(String) as string };
 
   it('a top-up key belongs to its account: another account may reuse it, another amount on the same account is a 409', async () => {
@@ -186,19 +189,9 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: 'DuplicateKey', message: expect.stringContaining('customerId') as string });
     expect(await stack.workflowExists(ids.message)).toBe(false);
-    const proto = await app.inject({
-      method: 'POST',
-      url: '/accounts',
-      headers: { 'content-type': 'application/json' },
-      payload: '{"__proto__":{"x":1},"accountId":"a","openingBalanceCents":1}',
-    });
+    const proto = await postAccount('{"__proto__":{"x":1},"accountId":"a","openingBalanceCents":1}');
     expect({ code: proto.statusCode, body: proto.json<unknown>() }).toMatchObject({ code: 400, body: { error: 'ForbiddenKey' } });
-    const constructor = await app.inject({
-      method: 'POST',
-      url: '/accounts',
-      headers: { 'content-type': 'application/json' },
-      payload: '{"constructor":{"prototype":{"x":1}},"accountId":"a","openingBalanceCents":1}',
-    });
+    const constructor = await postAccount('{"constructor":{"prototype":{"x":1}},"accountId":"a","openingBalanceCents":1}');
     expect(constructor.json()).toMatchObject({ error: 'ForbiddenKey' });
     expect(duplicateKey('{"items":[{"sku":"a","sku":"b"}]}')).toBe('sku');
     expect(duplicateKey('{"a":{"k":1},"b":{"k":2}}')).toBeUndefined();
@@ -208,24 +201,14 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     const ids = uniqueIds('utf8');
     const order = (reason: Buffer) => Buffer.concat([Buffer.from(`{"accountId":"${ids.account}","openingBalanceCents":1,"x":"`), reason, Buffer.from('"}')]);
     for (const bytes of [Buffer.from([0x63, 0x61, 0x66, 0xff, 0xfe]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80])]) {
-      const response = await app.inject({ method: 'POST', url: '/accounts', headers: { 'content-type': 'application/json' }, payload: order(bytes) });
+      const response = await postAccount(order(bytes));
       expect(response.statusCode, bytes.toString('hex')).toBe(400);
       expect(response.json()).toEqual({ error: 'MalformedJson', message: 'the body is not valid UTF-8' });
     }
-    const latin1 = await app.inject({
-      method: 'POST',
-      url: '/accounts',
-      headers: { 'content-type': 'application/json; charset=iso-8859-1' },
-      payload: `{"accountId":"${ids.account}","openingBalanceCents":1}`,
-    });
+    const latin1 = await postAccount(`{"accountId":"${ids.account}","openingBalanceCents":1}`, 'application/json; charset=iso-8859-1');
     expect(latin1.statusCode).toBe(400);
     expect(latin1.json()).toMatchObject({ error: 'MalformedJson' });
-    const utf8 = await app.inject({
-      method: 'POST',
-      url: '/accounts',
-      headers: { 'content-type': 'application/json; charset=UTF-8' },
-      payload: `{"accountId":"${ids.account}","openingBalanceCents":1}`,
-    });
+    const utf8 = await postAccount(`{"accountId":"${ids.account}","openingBalanceCents":1}`, 'application/json; charset=UTF-8');
     expect(utf8.statusCode).toBe(201);
   });
 
