@@ -6,6 +6,7 @@ import { CommandFailure, ExitCode, reportFailure } from './context';
 import { deployUsage, runDeploy } from './deploy';
 import * as list from './list';
 import * as reconcile from './reconcile';
+import * as refundStatus from './refund-status';
 import * as replayDlq from './replay-dlq';
 import * as resolve from './resolve';
 import * as review from './review';
@@ -19,6 +20,7 @@ interface Command {
 /** One entry per command, each in its own file under cli/. */
 const commands: Record<string, Command> = {
   status,
+  'refund-status': refundStatus,
   list,
   confirm,
   cancel,

@@ -1,54 +1,23 @@
 import { parseArgs } from 'node:util';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { OrderStatusKey, statusQuery, type OrderSagaStatus } from '../contract/saga';
+import { OrderStatusKey, statusQuery } from '../contract/saga';
 import { selectOrder, type OrderRow } from '../db/orders';
 import { selectSagaSteps } from '../db/order-status';
 import { selectProcessedMessage } from '../db/processed-messages';
+import { selectRefund } from '../db/refunds';
 import { selectResolution, type ResolutionRow } from '../db/resolutions';
 import { resolutionView } from '../intake/review-order';
 import { formatCents } from '../domain/order-summary';
 import { workflowIdFor } from '../domain/order';
-import type { orderSaga } from '../workflows/order-saga';
 import { CommandFailure, ExitCode, orderIdArgument, print, unreachable, withServers } from './context';
+import { orderMoneyLines, readOrderMoney } from './order-money';
+import { readSaga, sagaLine, uiLink } from './saga-execution';
 
-export const usage = `  status <orderId>           an order: state, steps, compensations, check-backs, decision, review flag, Web UI link
+export const usage = `  status <orderId>           an order: state, cashback, refunds, steps, compensations, check-backs, decision, review flag, Web UI link
               --json            machine-readable`;
 
-const DESCRIBE_DEADLINE_MS = 5_000;
-const QUERY_DEADLINE_MS = 3_000;
-
-/** The saga as Temporal knows it: its execution, and its status (the query while it runs, the result once completed). */
-async function readSaga(client: Client, orderId: string) {
-  const handle = client.workflow.getHandle<typeof orderSaga>(workflowIdFor(orderId));
-  let described;
-  try {
-    described = await client.withDeadline(Date.now() + DESCRIBE_DEADLINE_MS, () => handle.describe());
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
-  const { workflowId, runId, status, taskQueue, startTime, closeTime, historyLength } = described;
-  const workflow = { workflowId, runId, status: status.name, taskQueue, startTime, closeTime: closeTime ?? null, historyLength };
-  const searchState = described.typedSearchAttributes.get(OrderStatusKey);
-  const running = status.name === 'RUNNING';
-  let saga: OrderSagaStatus | undefined;
-  let note: string | undefined;
-  try {
-    if (running) saga = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
-    else if (status.name === 'COMPLETED') saga = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.result());
-  } catch {
-    // A running saga answers the query only through a worker; Temporal itself answered the describe.
-    note = running ? `the status query went unanswered for ${QUERY_DEADLINE_MS / 1000} s: is a worker polling ${taskQueue}?` : 'its result could not be read';
-  }
-  return { workflow, saga, note, searchState };
-}
-
-function uiLink(config: Config, workflow: { workflowId: string; runId: string }): string {
-  const base = config.TEMPORAL_UI_URL ?? `http://${config.TEMPORAL_ADDRESS.split(':')[0]}:${config.TEMPORAL_UI_PORT}`;
-  const path = ['namespaces', config.TEMPORAL_NAMESPACE, 'workflows', workflow.workflowId, workflow.runId, 'history'].map(encodeURIComponent).join('/');
-  return `${base.replace(/\/+$/, '')}/${path}`;
-}
+const readOrderSaga = (client: Client, orderId: string) => readSaga(client, workflowIdFor(orderId), { query: statusQuery, stateKey: OrderStatusKey });
 
 type View = ReturnType<typeof buildView>;
 
@@ -56,9 +25,10 @@ function buildView(
   orderId: string,
   row: OrderRow | undefined,
   steps: Awaited<ReturnType<typeof selectSagaSteps>>,
-  temporal: Awaited<ReturnType<typeof readSaga>> | 'unreachable',
+  temporal: Awaited<ReturnType<typeof readOrderSaga>> | 'unreachable',
   config: Config,
   resolution: ResolutionRow | undefined,
+  money: Awaited<ReturnType<typeof readOrderMoney>> | undefined,
 ) {
   const known = temporal === 'unreachable' ? undefined : temporal;
   const saga = known?.saga ?? null;
@@ -69,6 +39,10 @@ function buildView(
     customerId: row?.customer_id ?? null,
     items: row?.items ?? [],
     totalCents: row?.total_cents ?? null,
+    cashback: money?.cashback ?? null,
+    refundedCents: money?.refundedCents ?? null,
+    refundCount: money?.refundCount ?? 0,
+    refunds: money?.refunds ?? [],
     confirmation: row?.confirmation ?? null,
     decision: row?.confirmation_decision ?? null,
     cancelReason: row?.cancel_reason ?? null,
@@ -94,6 +68,10 @@ function formatView(v: View): string {
     lines.push(line(i ? '' : 'items', `${item.quantity} × ${item.sku} at ${formatCents(item.unitPriceCents)}`));
   }
   if (v.totalCents !== null) lines.push(line('total', formatCents(v.totalCents)));
+  if (v.cashback) {
+    const ended = v.state === 'CONFIRMED' || v.state === 'CANCELLED';
+    for (const [label, value] of orderMoneyLines({ ...v, cashback: v.cashback }, ended)) lines.push(line(label, value));
+  }
   if (v.confirmation) lines.push(line('confirmation', `${v.confirmation}${v.confirmation === 'manual' ? `, decision: ${v.decision ?? 'none yet'}` : ''}`));
   lines.push(line('steps', v.steps.length ? v.steps.map((s) => `${s.step} ${s.state}`).join(', ') : 'none recorded'));
   if (v.compensations) lines.push(line('compensations', v.compensations.length ? v.compensations.map((c) => `${c.step} ${c.outcome}`).join(', ') : 'none'));
@@ -104,13 +82,8 @@ function formatView(v: View): string {
     lines.push(line('resolved', `by ${v.resolution.resolvedBy} at ${v.resolution.resolvedAt} (flagged: ${v.reviewReason ?? '-'})`));
     lines.push(line('', v.resolution.note));
   }
-  if (v.workflow) {
-    const w = v.workflow;
-    const closed = w.closeTime ? `, closed ${w.closeTime.toISOString()}` : '';
-    lines.push(line('saga', `${w.workflowId} ${w.status} on ${w.taskQueue}, run ${w.runId}, started ${w.startTime.toISOString()}${closed}`));
-  } else if (!v.workflowUnreachable) {
-    lines.push(line('saga', 'no workflow in Temporal (closed and past retention, or never started)'));
-  }
+  const saga = sagaLine(v.workflow, Boolean(v.workflowUnreachable));
+  if (saga) lines.push(line('saga', saga));
   if (v.sagaNote) lines.push(line('', v.sagaNote));
   if (v.uiUrl) lines.push(line('Web UI', v.uiUrl));
   return lines.join('\n');
@@ -125,17 +98,21 @@ export async function run(args: string[]): Promise<number> {
     const steps = await selectSagaSteps(db(), orderId);
     const resolution = row?.review_reason ? await selectResolution(db(), orderId) : undefined;
     const accepted = row ? true : Boolean(await selectProcessedMessage(db(), orderId));
-    let saga: Awaited<ReturnType<typeof readSaga>> | 'unreachable';
+    const money = row ? await readOrderMoney(db(), row) : undefined;
+    let saga: Awaited<ReturnType<typeof readOrderSaga>> | 'unreachable';
     try {
-      saga = await readSaga(await temporal(), orderId);
+      saga = await readOrderSaga(await temporal(), orderId);
     } catch (err) {
       // Without Temporal, what PostgreSQL holds is still worth printing, followed by the error.
       const down = err instanceof CommandFailure ? err.exitCode === ExitCode.unavailable : Boolean(unreachable(err, config));
       if (!row || !down) throw err;
       saga = 'unreachable';
     }
-    if (!row && !accepted && !saga) throw new CommandFailure('OrderNotFound', `no order ${orderId}`);
-    const view = buildView(orderId, row, steps, saga, config, resolution);
+    if (!row && !accepted && !saga) {
+      const refund = await selectRefund(db(), orderId);
+      throw new CommandFailure('OrderNotFound', `no order ${orderId}${refund ? ` (a refund has that ID: see \`refund-status ${orderId}\`)` : ''}`);
+    }
+    const view = buildView(orderId, row, steps, saga, config, resolution, money);
     print(values.json, () => formatView(view), view);
     if (saga !== 'unreachable') return ExitCode.ok;
     process.stderr.write(`error: cannot reach Temporal at ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); the above is what PostgreSQL holds\n`);

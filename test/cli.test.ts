@@ -7,6 +7,7 @@ import { workflowIdFor } from '../domain/order';
 import { startOrder } from '../intake/start-order';
 import { startRefund } from '../intake/start-refund';
 import { refundWorkflowIdFor } from '../domain/refund';
+import { refundSaga } from '../workflows/refund-saga';
 import { freePort } from './global-setup';
 import { json, saga } from './helpers/cli';
 import { assertInvariants } from './helpers/invariants';
@@ -111,7 +112,7 @@ describe('npm run saga -- status, list, confirm, cancel, replay-dlq, on real Pos
     await until('visibility to list all four', async () => (await saga(['list', '--customer', ids.account], env)).stdout.includes('4 sagas'));
     const table = await saga(['list', '--customer', ids.account], env);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^ORDER\s+STATUS\s+CUSTOMER\s+REVIEW\s+WORKFLOW\s+STARTED/);
+    expect(table.stdout).toMatch(/^KIND\s+ID\s+STATUS\s+CUSTOMER\s+REVIEW\s+WORKFLOW\s+STARTED\s+ORDER/);
     expect(table.stdout).toMatch(new RegExp(`${auto}\\s+CONFIRMED\\s+${ids.account}\\s+-\\s+COMPLETED`));
     expect(table.stdout).toContain('4 sagas');
     expect((await saga(['list', '--customer', ids.account, '--limit', '1', '--json'], env)).stdout).toMatch(/"orderId"/);
@@ -409,5 +410,116 @@ describe('npm run saga -- status, list, confirm, cancel, replay-dlq, on real Pos
     expect(await stack.client.workflow.getHandle(refundWorkflowIdFor(refundId)).result()).toMatchObject({ state: 'REFUNDED' });
     const again = json<Listing>(await saga(['replay-dlq', '--apply', '--json', ...only], env));
     expect(again.items).toEqual([]);
+  });
+
+  it('list shows every kind of saga with its state; status shows an order’s cashback and refunds; refund-status a refund', { timeout: 180_000 }, async () => {
+    const ids = uniqueIds('kinds');
+    await seed(stack.db.pool, { account: [ids.account, 10_000], skus: [[ids.sku, 10]] });
+    const orderId = ids.message;
+    await start(ids, orderId);
+    await stack.result(orderId);
+    const refundResult = (refundId: string) => stack.client.workflow.getHandle<typeof refundSaga>(refundWorkflowIdFor(refundId)).result();
+    const [refunded, rejected] = [`${ids.tag}-damaged`, `${ids.tag}-too-much`];
+    await startRefund(
+      { client: stack.client, pool: stack.db.pool, taskQueue: stack.taskQueue },
+      { refundId: refunded, orderId, amountCents: 1_999, reason: 'one copy arrived damaged' },
+    );
+    expect(await refundResult(refunded)).toMatchObject({ state: 'REFUNDED' });
+    // Started past the intake's cap check, as a race would: the database's cap rejects it.
+    await stack.client.workflow.start(refundSaga, {
+      taskQueue: stack.taskQueue,
+      workflowId: refundWorkflowIdFor(rejected),
+      args: [{ refundId: rejected, orderId, amountCents: 3_000, reason: 'the rest, and more' }],
+    });
+    expect(await refundResult(rejected)).toMatchObject({ state: 'REJECTED' });
+
+    // list: the order and its refunds, each with its kind and state, and the count by kind.
+    await until('visibility to list the order and both refunds', async () => (await saga(['list', '--order', orderId], env)).stdout.includes('3 sagas'));
+    const listed = await saga(['list', '--order', orderId], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^KIND\s+ID\s+STATUS\s+CUSTOMER\s+REVIEW\s+WORKFLOW\s+STARTED\s+ORDER\n/);
+    expect(listed.stdout).toMatch(new RegExp(`^order\\s+${orderId}\\s+CONFIRMED\\s+${ids.account}\\s+-\\s+COMPLETED\\s+\\S+\\s+${orderId}$`, 'm'));
+    expect(listed.stdout).toMatch(new RegExp(`^refund\\s+${refunded}\\s+REFUNDED\\s+-\\s+-\\s+COMPLETED\\s+\\S+\\s+${orderId}$`, 'm'));
+    expect(listed.stdout).toMatch(new RegExp(`^refund\\s+${rejected}\\s+REJECTED\\s+-\\s+-\\s+COMPLETED\\s+\\S+\\s+${orderId}$`, 'm'));
+    expect(listed.stdout).toMatch(/\n3 sagas: 1 order, 2 refunds\n$/);
+
+    interface Listed {
+      query: string;
+      sagas: { kind: string; id: string; state: string | null; orderId: string | null; workflowId: string; executionStatus: string }[];
+    }
+    const everything = json<Listed>(await saga(['list', '--json'], env));
+    expect(everything.sagas).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'order', id: orderId, state: 'CONFIRMED', orderId, workflowId: workflowIdFor(orderId) }),
+        expect.objectContaining({ kind: 'refund', id: refunded, state: 'REFUNDED', orderId, workflowId: refundWorkflowIdFor(refunded) }),
+        expect.objectContaining({ kind: 'refund', id: rejected, state: 'REJECTED', orderId, executionStatus: 'COMPLETED' }),
+      ]),
+    );
+    const only = async (args: string[]) => json<Listed>(await saga(['list', '--order', orderId, '--json', ...args], env)).sagas.map((s) => `${s.kind} ${s.id}`);
+    expect((await only(['--kind', 'refund'])).sort()).toEqual([`refund ${refunded}`, `refund ${rejected}`].sort());
+    expect(await only(['--kind', 'order'])).toEqual([`order ${orderId}`]);
+    expect(await only(['--status', 'rejected'])).toEqual([`refund ${rejected}`]);
+    expect(await only(['--status', 'CONFIRMED'])).toEqual([`order ${orderId}`]);
+    // A state both kinds have is matched on each kind's own attribute.
+    const running = json<Listed>(await saga(['list', '--order', orderId, '--status', 'running', '--json'], env));
+    expect(running).toEqual({ query: expect.stringContaining(`(OrderStatus = 'RUNNING' OR RefundStatus = 'RUNNING')`) as unknown, sagas: [] });
+    expect(await only(['--customer', ids.account])).toEqual([`order ${orderId}`]);
+    for (const [args, message] of [
+      [['--kind', 'invoice'], /--kind must be one of order, refund/],
+      [['--kind', 'refund', '--status', 'CONFIRMED'], /--status CONFIRMED is no state of a refund saga/],
+    ] as const) {
+      const refused = await saga(['list', ...args], env);
+      expect(refused.code, args.join(' ')).toBe(2);
+      expect(refused.stderr, args.join(' ')).toMatch(message);
+    }
+
+    // status of the order: the cashback its commit paid (and what the refund took back), each refund with its state.
+    const text = await saga(['status', orderId], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/\n {2}cashback {7}0\.39 paid, 0\.19 taken back by refunds\n/);
+    expect(text.stdout).toMatch(/\n {2}refunds {8}2, 19\.99 refunded\n/);
+    expect(text.stdout).toMatch(new RegExp(`\\n {17}${refunded} +REFUNDED  19\\.99  one copy arrived damaged\\n`));
+    expect(text.stdout).toMatch(new RegExp(`\\n {17}${rejected}  REJECTED  30\\.00  the rest, and more; rejected: .*would pass what was paid\\n`));
+    const status = json<Record<string, unknown>>(await saga(['status', orderId, '--json'], env));
+    expect(status).toMatchObject({
+      orderId,
+      state: 'CONFIRMED',
+      cashback: { ledgerKey: `order:${orderId}:reward`, paidCents: 39, takenBackCents: 19 },
+      refundedCents: 1_999,
+      refundCount: 2,
+      refunds: [
+        { refundId: refunded, orderId, status: 'REFUNDED', amountCents: 1_999, reason: 'one copy arrived damaged', rejectReason: null },
+        {
+          refundId: rejected,
+          orderId,
+          status: 'REJECTED',
+          amountCents: 3_000,
+          reason: 'the rest, and more',
+          rejectReason: expect.stringMatching(/would pass what was paid/) as unknown,
+        },
+      ],
+    });
+
+    // A refund's own status; `status` given a refund's ID points there.
+    const refundText = await saga(['refund-status', refunded], env);
+    expect(refundText.code).toBe(0);
+    expect(refundText.stdout).toMatch(new RegExp(`^refund ${refunded} {2}REFUNDED\\n {2}order {10}${orderId}\\n {2}amount {9}19\\.99\\n`));
+    expect(refundText.stdout).toMatch(/\n {2}credited {7}19\.99, cashback taken back 0\.19\n/);
+    expect(refundText.stdout).toContain(`http://ui.example:8080/namespaces/default/workflows/refund-${refunded}/`);
+    expect(json(await saga(['refund-status', rejected, '--json'], env))).toMatchObject({
+      refundId: rejected,
+      orderId,
+      state: 'REJECTED',
+      amountCents: 3_000,
+      creditedCents: null,
+      rejectReason: expect.stringMatching(/would pass what was paid/) as unknown,
+      workflow: { workflowId: refundWorkflowIdFor(rejected), status: 'COMPLETED' },
+    });
+    const wrongCommand = await saga(['status', refunded], env);
+    expect(wrongCommand.code).toBe(1);
+    expect(wrongCommand.stderr).toBe(`error: no order ${refunded} (a refund has that ID: see \`refund-status ${refunded}\`)\n`);
+    const unknownRefund = await saga(['refund-status', `nope-${ids.tag}`, '--json'], env);
+    expect(unknownRefund.code).toBe(1);
+    expect(json(unknownRefund)).toMatchObject({ error: 'RefundNotFound' });
   });
 });
