@@ -20,7 +20,11 @@ export const confirmSchema = z.strictObject({}).nullish();
 export const resolutionSchema = z.strictObject({ resolvedBy: idSchema, note: freeText(Limits.maxReasonLength).min(1) });
 export const reviewListQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1_000).default(100) });
 
-export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional() });
+export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional().meta({ examples: ['order-1001'] }) });
+/** A top-up has no ID of its own in the body: the key is required. */
+export const creditHeaders = z.object({
+  'idempotency-key': messageIdSchema.describe('the top-up applies once per key and account').meta({ examples: ['topup-2026-12-08-1'] }),
+});
 
 export const orderStartHeaders = idempotencyHeaders.extend({
   // No length cap: a Prefer the server cannot use is ignored (RFC 7240), never refused; Node bounds the header size.
@@ -38,13 +42,14 @@ export const errorBody = z.object({
 });
 
 const errorMeanings = {
-  400: 'Bad request: ValidationError (with details), MalformedJson, DuplicateKey, UnsupportedContentType or a route-specific code',
+  400: 'Bad request: ValidationError (with details), MalformedJson, DuplicateKey, ForbiddenKey or a route-specific code',
   401: 'Unauthorized: API_KEY is set and the Authorization header is missing or wrong',
   403: 'Forbidden: OperatorKeyRequired, an operator route while API_KEY is not set',
   404: 'Not found',
-  409: 'Conflict with what was stored before',
+  409: 'Conflict with what was stored before, or with the current state (BalanceLimitExceeded: the balance would pass its limit)',
   413: 'PayloadTooLarge: the body is over API_BODY_LIMIT_BYTES',
-  422: 'Refused value: BalanceLimitExceeded, or ValueRefused (outside what the database accepts)',
+  415: 'UnsupportedContentType: a body must be sent as application/json (UTF-8)',
+  422: 'ValueRefused: a value is outside what the database accepts',
   429: 'RateLimited: past the per-client budget',
   500: 'InternalError: an unexpected failure; the message is masked',
   503: 'Unavailable (DatabaseUnavailable, TemporalUnavailable, Timeout, ShuttingDown or route-specific): retry after Retry-After seconds',

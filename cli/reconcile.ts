@@ -6,7 +6,7 @@ import { workflowIdFor } from '../domain/order';
 import { UsageError } from '../lib/cli';
 import { ExitCode, print, withServers } from './context';
 
-export const usage = `  reconcile                  check every invariant of RELIABILITY.md against PostgreSQL (read-only), cross-checked with Temporal
+export const usage = `  reconcile                  check every invariant of docs/reliability.md against PostgreSQL (read-only), cross-checked with Temporal
               --json            machine-readable report
               --no-temporal     skip the Temporal cross-checks (stranded and lost orders)
               --limit N         violating rows listed per check (default 100)`;
@@ -53,7 +53,7 @@ export interface ReconcileOptions {
   pendingLimit?: number;
 }
 
-/** Every invariant of shared/RELIABILITY.md, read from one consistent, read-only snapshot. */
+/** Every invariant of docs/reliability.md, read from one consistent, read-only snapshot. */
 export async function reconcile({ pool, client, limit = 100, pendingLimit = 1_000 }: ReconcileOptions): Promise<ReconcileReport> {
   const db = await pool.connect();
   try {

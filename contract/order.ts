@@ -1,33 +1,37 @@
 import type { Duration } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { Limits } from '../domain/limits';
 import { orderTotalCents } from '../domain/order';
-import { textProblem } from '../domain/text';
+import { upToPattern } from '../domain/number-pattern';
+import { codePointLength, FREE_TEXT_PATTERN, textProblem } from '../domain/text';
 
 /**
  * The order contract: what a producer may send (REST body, Kafka value) and what the saga receives.
  * Node-only (zod); workflow code imports only its types.
  */
 
-const idPattern = /^[A-Za-z0-9._:-]+$/;
-export const idSchema = z
-  .string()
-  .min(1)
-  .max(Limits.maxIdLength)
-  .regex(idPattern, 'letters, digits and . _ : - only')
-  // '.' and '..' are path segments that clients rewrite, so such an order could never be addressed.
-  .refine((id) => !/^\.+$/.test(id), 'must not consist of dots only');
+/**
+ * Letters, digits and . _ : - with at least one that is not a dot: '.' and '..' are path segments that
+ * clients rewrite, so such an order could never be addressed. ASCII only, so it reads the same in any regex engine.
+ */
+const idPattern = /^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$/;
+export const idSchema = z.string().min(1).max(Limits.maxIdLength).regex(idPattern, 'letters, digits and . _ : - only, not dots only');
 export const messageIdSchema = idSchema;
 
-/** Free text: bounded, no control characters, well-formed UTF-16 (PostgreSQL must be able to store it). */
+/**
+ * Free text: at most `max` code points (as JSON Schema and PostgreSQL's char_length count), none of the characters
+ * domain/text refuses. The pattern is what the API publishes; the error says which rule the text broke.
+ */
 export const freeText = (max: number) =>
   z
     .string()
-    .max(max)
-    .superRefine((s, ctx) => {
-      const problem = textProblem(s);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    .regex(new RegExp(FREE_TEXT_PATTERN, 'u'), { error: (issue) => textProblem(String(issue.input)) ?? 'refused characters' })
+    // Lone surrogates are outside any pattern (see FREE_TEXT_PATTERN): checked here, as PostgreSQL cannot store them.
+    .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)')
+    .refine((s) => codePointLength(s) <= max, `at most ${max} characters`)
+    .meta({
+      maxLength: max,
+      description: `free text: at most ${max} characters, well-formed Unicode, no control characters, bidirectional controls or noncharacters`,
     });
 
 export const cents = (max: number) => z.number().int('must be whole cents').nonnegative().max(max);
@@ -38,14 +42,18 @@ export const orderItemSchema = z.strictObject({
   unitPriceCents: cents(Limits.maxUnitPriceCents),
 });
 
-const MAX_WINDOW_MS = 7 * 24 * 3600 * 1000;
-const durationHint = "a duration like '90 seconds', '10 minutes' or '2 hours'";
+type DurationUnit = 'second' | 'seconds' | 'minute' | 'minutes' | 'hour' | 'hours';
+/** A duration the Temporal SDK takes as is. */
+export type DurationText = `${number} ${DurationUnit}`;
 
-/** '90 seconds', '10 minutes', '2 hours'; at most 7 days. Its type is one the Temporal SDK takes as a Duration. */
+/** At most 7 days in each unit, as a pattern: the bound is then part of the published contract, not hidden in code. */
+const DURATION_PATTERN = new RegExp(`^(?:${upToPattern(7 * 24 * 3600)} seconds?|${upToPattern(7 * 24 * 60)} minutes?|${upToPattern(7 * 24)} hours?)$`);
+
+/** '90 seconds', '10 minutes', '2 hours': a whole number from 1, at most 7 days. */
 export const durationSchema = z
-  .templateLiteral([z.number(), ' ', z.enum(['second', 'seconds', 'minute', 'minutes', 'hour', 'hours'])], { error: durationHint })
-  .refine((s) => /^[1-9]\d{0,6} /.test(s), { error: durationHint, abort: true })
-  .refine((s) => msToNumber(s) <= MAX_WINDOW_MS, 'at most 7 days');
+  .string()
+  .regex(DURATION_PATTERN, "a duration like '90 seconds', '10 minutes' or '2 hours': a whole number from 1, at most 7 days")
+  .meta({ examples: ['10 minutes', '2 hours'] }) as unknown as z.ZodType<DurationText, string>;
 
 const itemsSchema = z
   .array(orderItemSchema)

@@ -1,7 +1,7 @@
 import type { Queryable } from './pool';
 
 /**
- * The invariants of shared/RELIABILITY.md as read-only queries, one per statement. Each returns the
+ * The invariants of docs/reliability.md as read-only queries, one per statement. Each returns the
  * violating rows (at most `limit`), so a clean database returns nothing and a dirty one says where.
  */
 

@@ -4,7 +4,7 @@ import { Topics } from '../contract/topics';
 
 export { Topics };
 
-/** Per-topic durability settings; production raises replication to 3 and min ISR to 2 (RELIABILITY.md B2). */
+/** Per-topic durability settings; production raises replication to 3 and min ISR to 2 (docs/reliability.md, B2). */
 export function topicSpecs({ replicationFactor = 1, minInsyncReplicas = 1, partitions = 3 } = {}): ITopicConfig[] {
   const configEntries = [
     { name: 'min.insync.replicas', value: String(minInsyncReplicas) },

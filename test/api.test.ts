@@ -149,7 +149,7 @@ describe('REST API on real Temporal (dev server) and PostgreSQL', () => {
   const badInputs: { name: string; payload?: unknown; raw?: string; headers?: Record<string, string>; status: number; error: string }[] = [
     { name: 'malformed JSON', raw: '{"customerId": "a", "items": [', status: 400, error: 'MalformedJson' },
     { name: 'empty body', raw: '', status: 400, error: 'MalformedJson' },
-    { name: 'non-JSON content type', raw: 'customerId=a', headers: { 'content-type': 'text/plain' }, status: 400, error: 'UnsupportedContentType' },
+    { name: 'non-JSON content type', raw: 'customerId=a', headers: { 'content-type': 'text/plain' }, status: 415, error: 'UnsupportedContentType' },
     {
       name: 'missing message ID',
       payload: { customerId: 'a', items: [validItem] },

@@ -110,12 +110,12 @@ describe('hostile input and money at the limits, on real Temporal and PostgreSQL
     expect(cancelSchema.safeParse({ reason: 'Kundin hat storniert — 返品 ✓' }).success).toBe(true);
   });
 
-  it('balances stay inside the exact range: an opening balance past the limit is a 400, a credit past it a 422, the account stays readable', async () => {
+  it('balances stay inside the exact range: an opening balance past the limit is a 400, a credit past it a 409, the account stays readable', async () => {
     const rich = `rich-${randomUUID().slice(0, 8)}`;
     expect((await post('/accounts', { accountId: rich, openingBalanceCents: Number.MAX_SAFE_INTEGER })).statusCode).toBe(400);
     expect((await post('/accounts', { accountId: rich, openingBalanceCents: Limits.maxBalanceCents - 1 })).statusCode).toBe(201);
     const over = await post(`/accounts/${rich}/credits`, { amountCents: 2 }, { 'idempotency-key': `over-${rich}` });
-    expect(over.statusCode).toBe(422);
+    expect(over.statusCode).toBe(409);
     expect(over.json()).toEqual({ ...errorShape, error: 'BalanceLimitExceeded' });
     expect((await post(`/accounts/${rich}/credits`, { amountCents: Number.MAX_SAFE_INTEGER }, { 'idempotency-key': `huge-${rich}` })).statusCode).toBe(400);
     expect((await post(`/accounts/${rich}/credits`, { amountCents: 1 }, { 'idempotency-key': `one-${rich}` })).statusCode).toBe(201);

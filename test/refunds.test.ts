@@ -250,7 +250,6 @@ describe('refunds on real Temporal (dev server) and PostgreSQL', () => {
       ['control characters', { refundId: `${order.tag}-f`, amountCents: 1, reason: 'a\u0000b' }],
       ['bidi override', { refundId: `${order.tag}-k`, amountCents: 1, reason: 'refund \u202eevil' }],
       ['noncharacter', { refundId: `${order.tag}-l`, amountCents: 1, reason: 'x\uffffy' }],
-      ['astral noncharacter', { refundId: `${order.tag}-m`, amountCents: 1, reason: 'x\ud83f\udffey' }],
       ['long reason', { refundId: `${order.tag}-g`, amountCents: 1, reason: 'x'.repeat(501) }],
       ['unknown field', { refundId: `${order.tag}-h`, amountCents: 1, currency: 'EUR' }],
       ['bad id', { refundId: 'a/b', amountCents: 1 }],

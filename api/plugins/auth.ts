@@ -4,14 +4,15 @@ import fp from 'fastify-plugin';
 import { HttpError } from '../http-errors';
 
 /** Probes and the API description stay open; balances, ledgers, orders and metrics do not. By matched route, not raw URL. */
-const open = (route: string | undefined) => route === '/healthz' || route === '/readyz' || route === '/docs' || route?.startsWith('/docs/') === true;
+export const isOpenRoute = (route: string | undefined): boolean =>
+  route === '/healthz' || route === '/readyz' || route === '/docs' || route?.startsWith('/docs/') === true;
 
 /** With API_KEY set, every route but the open ones needs `Authorization: Bearer <key>`. */
 const auth: FastifyPluginCallback<{ apiKey?: string }> = (app, { apiKey }, done) => {
   if (!apiKey) return done();
   const expected = Buffer.from(`Bearer ${apiKey}`);
   app.addHook('onRequest', (request, _reply, next) => {
-    if (open(request.routeOptions.url)) return next();
+    if (isOpenRoute(request.routeOptions.url)) return next();
     const given = Buffer.from(request.headers.authorization ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return next(new HttpError(401, 'Unauthorized', 'missing or wrong Authorization: Bearer <API_KEY>', { 'www-authenticate': 'Bearer' }));

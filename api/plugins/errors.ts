@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { isCheckViolation, isDataError, isDatabaseUnavailable } from '../../db/errors';
 import { isTemporalUnavailable } from '../../lib/temporal-errors';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
+import { trackAllowedMethods } from './allowed-methods';
 import type { errorBody } from '../schemas';
 
 export type ErrorBody = z.output<typeof errorBody>;
@@ -12,11 +13,27 @@ export type ErrorBody = z.output<typeof errorBody>;
 const fastifyCodes: Record<string, { status: number; error: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, error: 'MalformedJson' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, error: 'MalformedJson' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 400, error: 'UnsupportedContentType' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, error: 'UnsupportedContentType' },
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: { status: 415, error: 'UnsupportedContentType' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, error: 'PayloadTooLarge' },
   FST_ERR_BAD_URL: { status: 400, error: 'BadUrl' },
   FST_ERR_MAX_PARAM_LENGTH: { status: 414, error: 'UriTooLong' },
 };
+
+/** The service's own code for a client error the framework or a plugin raised without one of ours: never Fastify's internal code. */
+const codeByStatus: Record<number, string> = {
+  400: 'BadRequest',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  406: 'NotAcceptable',
+  408: 'RequestTimeout',
+  413: 'PayloadTooLarge',
+  414: 'UriTooLong',
+  415: 'UnsupportedContentType',
+  429: 'RateLimited',
+  431: 'HeadersTooLarge',
+};
+const clientErrorCode = (status: number) => codeByStatus[status] ?? 'BadRequest';
 
 /** Failures of a dependency: the same request may succeed later, so 503 with Retry-After, never 500. */
 function unavailable(err: unknown): HttpError | undefined {
@@ -61,8 +78,17 @@ const errors: FastifyPluginCallback = (app, _options, done) => {
       request.log.error({ err }, 'request failed');
       return send(reply, statusCode, { error: 'InternalError', message: 'internal error' });
     }
-    const error = statusCode === 429 ? 'RateLimited' : (err.code ?? 'BadRequest');
-    return send(reply, statusCode, { error, message: err.message });
+    return send(reply, statusCode, { error: clientErrorCode(statusCode), message: err.message });
+  });
+  // A known path asked with a method it does not answer: 405 and Allow (OPTIONS: 204 and Allow), before auth and body parsing.
+  const allowed = trackAllowedMethods(app);
+  app.addHook('onRequest', (request, reply, next) => {
+    if (!request.is404) return next();
+    const methods = allowed.of(request.url);
+    if (methods.length === 0) return next();
+    const allow = methods.join(', ');
+    if (request.method === 'OPTIONS') return void reply.code(204).header('allow', allow).send();
+    void send(reply, 405, { error: 'MethodNotAllowed', message: `${request.method} is not allowed here; allowed: ${allow}` }, { allow });
   });
   app.setNotFoundHandler((request, reply) => send(reply, 404, { error: 'NotFound', message: `no route ${request.method} ${request.url}` }));
   done();
@@ -72,6 +98,7 @@ export default fp(errors, { name: 'errors', fastify: '5.x' });
 
 /** Router errors (a malformed or over-long path) happen before any route: answer them in the same shape. */
 export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  const known = fastifyCodes[err.code] ?? { status: err.statusCode ?? 400, error: 'BadRequest' };
+  const status = err.statusCode ?? 400;
+  const known = fastifyCodes[err.code] ?? { status, error: clientErrorCode(status) };
   void send(reply, known.status, { error: known.error, message: err.message });
 }

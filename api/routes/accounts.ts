@@ -13,7 +13,7 @@ import {
   creditAnswer,
   creditSchema,
   errorResponses,
-  idempotencyHeaders,
+  creditHeaders,
 } from '../schemas';
 
 const tags = ['accounts'];
@@ -24,16 +24,18 @@ const openAccount = {
   response: {
     201: accountAnswer.describe('Created'),
     200: accountAnswer.describe('It exists, with this opening balance'),
-    ...errorResponses(400, 401, 409, 413, 422),
+    ...errorResponses(400, 401, 409, 413, 415, 422),
   },
 };
 const credit = {
   params: accountIdParams,
   body: creditSchema,
-  headers: idempotencyHeaders,
+  headers: creditHeaders,
   tags,
   summary: 'Top up an account (idempotent per Idempotency-Key)',
-  response: { 201: creditAnswer.describe('Applied'), 200: creditAnswer.describe('Already applied'), ...errorResponses(400, 401, 404, 409, 413, 422) },
+  description:
+    'The same Idempotency-Key on the same account with the same amount applies once (201, then 200); with another amount it is 409 IdempotencyKeyConflict.',
+  response: { 201: creditAnswer.describe('Applied'), 200: creditAnswer.describe('Already applied'), ...errorResponses(400, 401, 404, 409, 413, 415, 422) },
 };
 const readAccount = {
   params: accountIdParams,
@@ -52,7 +54,8 @@ function topUpError(err: unknown, accountId: string, key: string): unknown {
   if (type === BusinessError.IdempotencyKeyConflict) {
     return new HttpError(409, 'IdempotencyKeyConflict', `Idempotency-Key ${key} was already used on account ${accountId} for a different amount`);
   }
-  if (type === BusinessError.BalanceLimitExceeded) return new HttpError(422, 'BalanceLimitExceeded', (err as Error).message);
+  // The account's balance, not the request, is what refuses it: the same top-up on another account applies.
+  if (type === BusinessError.BalanceLimitExceeded) return new HttpError(409, 'BalanceLimitExceeded', (err as Error).message);
   if (type === BusinessError.DataError) return new HttpError(422, 'ValueRefused', 'a value is outside what the database accepts');
   return err;
 }
@@ -72,7 +75,6 @@ export function registerAccountRoutes(app: FastifyInstance): void {
 
   routes.post('/accounts/:accountId/credits', { schema: credit }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
-    if (!key) throw new HttpError(400, 'MissingIdempotencyKey', 'a top-up needs an Idempotency-Key header');
     const { accountId } = request.params;
     const result = await topUp(app.db, { accountId, amountCents: request.body.amountCents, requestKey: key }).catch((err: unknown) => {
       throw topUpError(err, accountId, key);

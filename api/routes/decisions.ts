@@ -39,7 +39,7 @@ export function registerDecisionRoutes(app: FastifyInstance): void {
     body,
     tags: ['orders'],
     summary,
-    response: { 200: decisionResult, 202: decisionResult, ...errorResponses(400, 401, 404, 409, 413) },
+    response: { 200: decisionResult, 202: decisionResult, ...errorResponses(400, 401, 404, 409, 413, 415) },
   });
 
   routes.post(

@@ -10,7 +10,7 @@ const setStock = {
   body: inventorySchema,
   tags,
   summary: 'Set the stock on hand',
-  response: { 200: inventoryAnswer, ...errorResponses(400, 401, 413, 422) },
+  response: { 200: inventoryAnswer, ...errorResponses(400, 401, 413, 415, 422) },
 };
 const readStock = { params: skuParams, tags, summary: 'Stock on hand', response: { 200: inventoryAnswer, ...errorResponses(400, 401, 404) } };
 

@@ -12,6 +12,7 @@ import { MessageConflictError, startOrder, TemporalUnavailableError } from '../.
 import { statusQuery } from '../../contract/saga';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 import { orderCommandSchema } from '../../contract/order';
+import { Limits } from '../../domain/limits';
 import { errorResponses, orderAnswer, orderStartHeaders, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
 import { refundViewOf } from '../refund-view';
 import { preferredWaitSeconds } from '../prefer';
@@ -53,10 +54,14 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue, maxWaitSe
         headers: orderStartHeaders,
         tags: ['orders'],
         summary: 'Place an order (starts its saga)',
+        description:
+          "The message ID is the order ID: send it as the Idempotency-Key header or as the body's messageId. With neither, 400 MissingMessageId; " +
+          'with both, they must be equal, else 400 MessageIdMismatch. The same ID with the same content answers the same order (200); ' +
+          `with other content, 409 MessageIdConflict. The order total (the sum of quantity × unitPriceCents) must be at most ${Limits.maxOrderTotalCents} cents, else 400 ValidationError.`,
         response: {
           202: startAnswer.describe('Accepted: its saga started (and, with `Prefer: wait`, had not ended within the wait)'),
           200: startAnswer.describe('A copy: the same workflow and run; or, with `Prefer: wait`, the saga ended within the wait'),
-          ...errorResponses(400, 401, 409, 413, 503),
+          ...errorResponses(400, 401, 409, 413, 415, 503),
         },
       },
     },

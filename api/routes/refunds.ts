@@ -23,10 +23,14 @@ export function registerRefundRoutes(app: FastifyInstance, { taskQueue }: { task
         headers: idempotencyHeaders,
         tags: ['refunds'],
         summary: 'Refund a confirmed order, in part or in full (starts its refund saga)',
+        description:
+          "The refund ID is its idempotency key: send it as the Idempotency-Key header or as the body's refundId. With neither, 400 MissingRefundId; " +
+          'with both, they must be equal, else 400 RefundIdMismatch. The same ID with the same content answers the same refund (200); with other content, ' +
+          '409 RefundIdConflict. The order must be CONFIRMED (else 409 OrderNotRefundable), and its refunds together never pass what was paid (409 RefundExceedsPaid).',
         response: {
           202: refundAnswer.describe('Accepted: its saga started'),
           200: refundAnswer.describe('A copy: the same refund'),
-          ...errorResponses(400, 401, 404, 409, 413),
+          ...errorResponses(400, 401, 404, 409, 413, 415),
         },
       },
     },

@@ -59,7 +59,7 @@ export function registerReviewRoutes(app: FastifyInstance, { apiKeySet }: { apiK
         response: {
           201: resolutionAnswer.describe('Resolved'),
           200: resolutionAnswer.describe('The same resolution, stored before'),
-          ...errorResponses(400, 401, 403, 404, 409, 413),
+          ...errorResponses(400, 401, 403, 404, 409, 413, 415),
         },
       },
     },

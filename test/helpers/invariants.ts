@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { Queryable } from '../../db/pool';
 import * as q from '../../db/reconcile';
 
-/** The invariants at the end of shared/RELIABILITY.md, checked with the queries `npm run saga -- reconcile` runs. */
+/** The invariants of docs/reliability.md, checked with the queries `npm run saga -- reconcile` runs. */
 export async function assertInvariants(db: Queryable, { allowPending = false } = {}): Promise<void> {
   if (!allowPending) expect(await q.selectPendingOrders(db, 100), 'orders stranded in PENDING').toEqual([]);
   expect(await q.selectBalanceMismatches(db, 100), 'balance = opening balance + ledger').toEqual([]);

@@ -33,6 +33,8 @@ export interface Toolchain {
   PG_BIN: string;
   /** Built for the tests and chaos only (tools/stack/toolchain.sh); empty when not built. */
   TOXIPROXY_BIN?: string;
+  /** Installed for the tests and the API fuzz only; empty otherwise. */
+  SCHEMATHESIS_BIN?: string;
 }
 
 export function readToolchain(stateDir: string): Toolchain {
@@ -395,7 +397,7 @@ export async function startKafka(options: KafkaOptions): Promise<ManagedProcess 
       `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${proxied ? ',PROXIED:PLAINTEXT' : ''}`,
       'inter.broker.listener.name=PLAINTEXT',
       `log.dirs=${logDir}`,
-      // Single-broker form of RELIABILITY.md B2: production uses RF 3 and min ISR 2.
+      // Single-broker form of docs/reliability.md B2: production uses RF 3 and min ISR 2.
       'default.replication.factor=1',
       'min.insync.replicas=1',
       'unclean.leader.election.enable=false',

@@ -114,6 +114,19 @@ if [ ! -x "$toxiproxy" ] && [ -n "$build_toxiproxy" ]; then
 fi
 [ -x "$toxiproxy" ] || toxiproxy=""
 
+# --- Schemathesis, the OpenAPI fuzzer the API fuzz runs (test/api-fuzz.test.ts, npm run fuzz): from PyPI into a venv of
+# its own, so its dependencies never meet the Temporal CLI's. npm start, chaos and bench do not need it.
+fuzz_venv="$state/fuzz-venv"
+schemathesis="$fuzz_venv/bin/schemathesis"
+case "${npm_lifecycle_event:-}" in start | chaos | bench) install_fuzzer="" ;; *) install_fuzzer=1 ;; esac
+if [ -n "$install_fuzzer" ] && ! "$schemathesis" --version 2>/dev/null | grep -qx "schemathesis, version $SCHEMATHESIS_VERSION"; then
+  note "installing schemathesis==$SCHEMATHESIS_VERSION from PyPI"
+  [ -x "$fuzz_venv/bin/pip" ] || python3 -m venv "$fuzz_venv" >>"$log" 2>&1 || fail "could not create $fuzz_venv; install python3-venv"
+  "$fuzz_venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" >>"$log" 2>&1 \
+    || fail "PyPI unreachable for schemathesis==$SCHEMATHESIS_VERSION; check network access to PyPI (see $log)"
+fi
+[ -x "$schemathesis" ] || schemathesis=""
+
 cat >"$state/toolchain.env" <<ENV
 TEMPORAL_BIN=$temporal_bin
 TEMPORAL_TEST_SERVER_BIN=$test_server_bin
@@ -121,5 +134,6 @@ KAFKA_LIBS=$kafka_libs
 PG_BIN=$pg_bin
 COMPOSE_VALIDATE_BIN=$compose_validate
 TOXIPROXY_BIN=$toxiproxy
+SCHEMATHESIS_BIN=$schemathesis
 ENV
 note "ready ($state/toolchain.env)"
