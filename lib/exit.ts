@@ -7,6 +7,8 @@ type ExitLogger = Pick<pino.Logger, 'fatal' | 'info'>;
  * a signal, or the exit code. Only SIGKILL leaves none; the stack's supervisor writes that line instead.
  */
 export function logExits(logger: ExitLogger): void {
+  // A logger built elsewhere (lib/logger.ts writes synchronously already) must not leave a write in flight at exit.
+  writeSynchronously(logger);
   const die = (what: string) => (err: unknown) => exitOnError(logger, err, what);
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled rejection'));
@@ -20,12 +22,11 @@ export function logExits(logger: ExitLogger): void {
   process.once('exit', (code) => writeLastLine(logger, code, reason ?? 'its work ended'));
 }
 
-type Destination = { sync?: boolean; flushSync?: () => void };
+type Destination = { sync?: boolean; write?: (line: string) => unknown; flushSync?: () => void };
 
 /**
- * pino's stdout is asynchronous: a line logged in an `exit` listener starts a write on libuv's thread pool,
- * which the exiting process may never run, and flushSync skips a write already started. So the
- * destination turns synchronous first (nothing async can finish after `exit` anyway).
+ * The exit line is the last line of the log: written and flushed synchronously, after which the destination
+ * takes no more lines (an `exit` listener that runs after this one logs nothing).
  */
 export function writeLastLine(logger: ExitLogger, code: number, why: string): void {
   const stream = writeSynchronously(logger);
@@ -35,8 +36,15 @@ export function writeLastLine(logger: ExitLogger, code: number, why: string): vo
   } catch {
     // A destination that cannot flush now loses this last line only.
   }
+  if (stream) stream.write = () => true;
 }
 
+/**
+ * pino's stdout is asynchronous unless told otherwise: a line's write runs later on libuv's thread pool, and one
+ * the pool has not run when the process exits lands after the lines written synchronously at exit, or never.
+ * Writes from here on are synchronous. A write the pool already holds is out of reach (flushSync skips it): only
+ * a destination synchronous from its first line, as lib/logger.ts makes it, has none.
+ */
 function writeSynchronously(logger: ExitLogger): Destination | undefined {
   const stream = (logger as Partial<Record<symbol, Destination>>)[pino.symbols.streamSym];
   if (stream && typeof stream.sync === 'boolean') stream.sync = true;
@@ -59,8 +67,6 @@ export function exitOnError(logger: ExitLogger | undefined, err: unknown, what?:
   const message = what ? `${what}: ${messageOf(err)}` : messageOf(err);
   reason ??= message;
   process.stderr.write(`error: ${message}\n`);
-  // Synchronous from here: an asynchronous write of this line, still on the thread pool at exit, could land
-  // after the exit line (seen in CI), and the exit line must be the last.
   if (logger) writeSynchronously(logger);
   logger?.fatal({ err }, `exiting: ${message}`);
   process.exit(1);

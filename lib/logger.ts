@@ -24,11 +24,31 @@ const redactPaths = [
 const MIN_SCRUBBED_LENGTH = 6;
 
 /**
- * pino options every process uses (the API hands them to Fastify): JSON lines named after the process,
- * credentials redacted by path, and each secret in `secrets` (secretsOf in lib/redact.ts) replaced in the
- * finished line, wherever an error message or a field might have carried it.
+ * Where every process logger writes: stdout, each line written when it is logged. pino's default writes on
+ * libuv's thread pool, and a write the pool has not run when the process exits lands after its exit line, or
+ * never (lib/exit.ts): the last line read would not be why the process ended. One stream for the whole
+ * process, so that the exit line closes it for every logger (the API's and its embedded worker's alike).
  */
-export function loggerOptions({ name, level, secrets = [] }: { name: string; level: string; secrets?: string[] }): pino.LoggerOptions {
+let stdout: pino.DestinationStream | undefined;
+
+function processStdout(): pino.DestinationStream {
+  return (stdout ??= pino.destination({ dest: 1, sync: true }));
+}
+
+/**
+ * pino options every process uses (the API hands them to Fastify): JSON lines named after the process,
+ * written synchronously to stdout, credentials redacted by path, and each secret in `secrets` (secretsOf in
+ * lib/redact.ts) replaced in the finished line, wherever an error message or a field might have carried it.
+ */
+export function loggerOptions({
+  name,
+  level,
+  secrets = [],
+}: {
+  name: string;
+  level: string;
+  secrets?: string[];
+}): pino.LoggerOptions & { stream: pino.DestinationStream } {
   const hidden = secrets.filter((s) => s.length >= MIN_SCRUBBED_LENGTH).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
   return {
     name,
@@ -37,6 +57,7 @@ export function loggerOptions({ name, level, secrets = [] }: { name: string; lev
     serializers: { error: pino.stdSerializers.err },
     redact: { paths: redactPaths, censor: '[redacted]' },
     ...(hidden.length ? { hooks: { streamWrite: (line: string) => hidden.reduce((text, secret) => text.replaceAll(secret, '[redacted]'), line) } } : {}),
+    stream: processStdout(),
   };
 }
 
@@ -51,7 +72,8 @@ export function createLogger({
   secrets?: string[];
   destination?: pino.DestinationStream;
 }): pino.Logger {
-  return pino(loggerOptions({ name, level, secrets }), destination);
+  const { stream, ...options } = loggerOptions({ name, level, secrets });
+  return pino(options, destination ?? stream);
 }
 
 /**

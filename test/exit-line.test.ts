@@ -26,4 +26,23 @@ describe("a process's last log line", () => {
     expect(lines.at(-1)).toMatchObject({ level: 60, code: 1, reason: 'cannot reach Temporal', msg: 'exited with code 1' });
     await Promise.all(busy);
   });
+
+  it('stays the last: what the logger or its children log after it (a later exit listener) is not written', async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'exit-line-')), 'log');
+    const destination = pino.destination({ dest: file, sync: false });
+    await once(destination, 'ready');
+    const logger = pino(destination);
+    const child = logger.child({ component: 'worker' });
+    logger.info('earlier line');
+    await once(destination, 'write');
+    writeLastLine(logger, 0, 'received SIGTERM');
+    logger.info('after the exit line');
+    child.warn('after the exit line, from a child');
+    destination.flushSync();
+    const messages = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(messages).toEqual(['earlier line', 'exited with code 0']);
+  });
 });
