@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { cancelBodySchema, cents, freeText, idSchema, messageIdSchema } from '../contract/order';
+import { cancelBodySchema, cents, freeText, idSchema, messageIdSchema, orderCommandSchema } from '../contract/order';
+import { refundCommandSchema } from '../contract/refund';
 import type { OrderSagaStatus } from '../contract/saga';
 import { Limits } from '../domain/limits';
 
@@ -9,15 +10,26 @@ export const orderIdParams = z.strictObject({ orderId: messageIdSchema });
 export const refundParams = z.strictObject({ orderId: messageIdSchema, refundId: idSchema });
 export const skuParams = z.strictObject({ sku: idSchema });
 
-export const createAccountSchema = z.strictObject({ accountId: idSchema, openingBalanceCents: cents(Limits.maxBalanceCents) });
-export const creditSchema = z.strictObject({ amountCents: cents(Limits.maxBalanceCents).positive() });
-export const inventorySchema = z.strictObject({ available: z.number().int().nonnegative().max(Limits.maxStockLevel) });
+// Examples are requests the server accepts: the API fuzz sends each of them and fails if one is refused.
+export const createAccountSchema = z
+  .strictObject({ accountId: idSchema, openingBalanceCents: cents(Limits.maxBalanceCents) })
+  .meta({ examples: [{ accountId: 'alice', openingBalanceCents: 10_000 }] });
+export const creditSchema = z.strictObject({ amountCents: cents(Limits.maxBalanceCents).positive() }).meta({ examples: [{ amountCents: 2_500 }] });
+export const inventorySchema = z.strictObject({ available: z.number().int().nonnegative().max(Limits.maxStockLevel) }).meta({ examples: [{ available: 5 }] });
+/** POST /orders: the contract's order, with an example. */
+export const orderBody = orderCommandSchema.meta({
+  examples: [{ customerId: 'alice', items: [{ sku: 'book-1', quantity: 2, unitPriceCents: 1_999 }] }],
+});
+/** POST /orders/:orderId/refunds: the contract's refund, with an example. */
+export const refundBody = refundCommandSchema.meta({ examples: [{ refundId: 'refund-1001-a', amountCents: 1_999, reason: 'one copy arrived damaged' }] });
 /** The body is optional: no body, an empty one, or JSON null all mean "no reason". */
 export const cancelSchema = cancelBodySchema.nullish();
 export const confirmSchema = z.strictObject({}).nullish();
 
 /** An operator's resolution of a flagged order: who (an ID-like name) and what they found or did. */
-export const resolutionSchema = z.strictObject({ resolvedBy: idSchema, note: freeText(Limits.maxReasonLength).min(1) });
+export const resolutionSchema = z
+  .strictObject({ resolvedBy: idSchema, note: freeText(Limits.maxReasonLength).min(1) })
+  .meta({ examples: [{ resolvedBy: 'ops-ana', note: 'debit confirmed with the bank; no action needed' }] });
 export const reviewListQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1_000).default(100) });
 
 export const idempotencyHeaders = z.object({ 'idempotency-key': messageIdSchema.optional().meta({ examples: ['order-1001'] }) });

@@ -11,9 +11,8 @@ import { IntakeOverloadedError } from '../../intake/admission';
 import { MessageConflictError, startOrder, TemporalUnavailableError } from '../../intake/start-order';
 import { statusQuery } from '../../contract/saga';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
-import { orderCommandSchema } from '../../contract/order';
 import { Limits } from '../../domain/limits';
-import { errorResponses, orderAnswer, orderStartHeaders, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
+import { errorResponses, orderAnswer, orderBody, orderStartHeaders, orderIdParams, startAnswer, type OrderAnswer } from '../schemas';
 import { refundViewOf } from '../refund-view';
 import { preferredWaitSeconds } from '../prefer';
 
@@ -50,7 +49,7 @@ export function registerOrderRoutes(app: FastifyInstance, { taskQueue, maxWaitSe
     '/orders',
     {
       schema: {
-        body: orderCommandSchema,
+        body: orderBody,
         headers: orderStartHeaders,
         tags: ['orders'],
         summary: 'Place an order (starts its saga)',

@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { refundCommandSchema } from '../../contract/refund';
 import { selectRefund } from '../../db/refunds';
 import { RefundRefusedError, startRefund } from '../../intake/start-refund';
 import { isDatabaseUnavailable } from '../../db/errors';
 import { TemporalUnavailableError } from '../../intake/start-order';
 import { HttpError, RETRY_AFTER_SECONDS } from '../http-errors';
 import { refundViewOf } from '../refund-view';
-import { errorResponses, idempotencyHeaders, orderIdParams, refundAnswer, refundParams, refundView } from '../schemas';
+import { errorResponses, idempotencyHeaders, orderIdParams, refundAnswer, refundBody, refundParams, refundView } from '../schemas';
 
 const refusalStatus = { OrderNotFound: 404, OrderNotRefundable: 409, RefundExceedsPaid: 409, RefundIdConflict: 409 } as const;
 
@@ -19,7 +18,7 @@ export function registerRefundRoutes(app: FastifyInstance, { taskQueue }: { task
     {
       schema: {
         params: orderIdParams,
-        body: refundCommandSchema,
+        body: refundBody,
         headers: idempotencyHeaders,
         tags: ['refunds'],
         summary: 'Refund a confirmed order, in part or in full (starts its refund saga)',
