@@ -10,15 +10,15 @@ let logger: Logger | undefined;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  // From the first moment, not once the app exists: an embedded worker that cannot start says why the process ended too.
+  logger = createLogger({ name: 'api', level: config.LOG_LEVEL, secrets: secretsOf(config) });
+  logExits(logger);
   const tracing = await startTracing('api', config);
   let worker: RunningWorker | undefined;
   if (config.INTAKE_LAYOUT === 'worker') {
-    logger = createLogger({ name: 'api-worker', level: config.LOG_LEVEL, secrets: secretsOf(config) });
-    worker = await runEmbeddedWorker(config, logger, 'api', tracing);
+    worker = await runEmbeddedWorker(config, createLogger({ name: 'api-worker', level: config.LOG_LEVEL, secrets: secretsOf(config) }), 'api', tracing);
   }
   const app = await buildApp(config, { tracing, ...(worker ? { workerConnection: worker.connection } : {}) });
-  logger = app.log as Logger;
-  logExits(logger);
   logProcessWarnings(app.log);
   if (tracing) app.log.info({ endpoint: redactUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT!) }, 'tracing on');
   if (worker)

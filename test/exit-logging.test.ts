@@ -89,6 +89,8 @@ describe('a process that exits says why in its log, last, however loaded the mac
     ['a worker', 'worker/main.ts', {}],
     // An order worker inside the consumer, whose start fails the same way.
     ['a consumer', 'consumer/main.ts', { INTAKE_LAYOUT: 'worker', KAFKA_BROKERS: '127.0.0.1:1' }],
+    // And one inside the API: it fails before the app (and its logger) exists.
+    ['an API', 'api/server.ts', { INTAKE_LAYOUT: 'worker', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/orders' }],
   ])('%s that cannot reach Temporal logs the error with its stack, then its exit code and reason', { timeout: 60_000 }, async (_name, entry, env) => {
     const closed = await freePort();
     const run = await runOnSlowThreadPool(entry, {
