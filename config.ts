@@ -46,6 +46,8 @@ export const configSchema = z.object({
   KAFKA_BROKERS: commaList.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('saga-orchestrator'),
   KAFKA_CONSUMER_GROUP: z.string().default('saga-orchestrator-intake'),
+  /** Of the topics the stack creates: 3 on a replicated cluster (min.insync.replicas then 2), 1 on the single embedded broker. */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).default(1),
   /** Sagas started and not yet decided at which intake answers 503 and the consumer pauses; 0 turns the limit off. */
   INTAKE_BACKLOG_LIMIT: z.coerce.number().int().min(0).default(200),
   /**

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { searchAttributes } from '../../contract/search-attributes';
+import { minInsyncReplicasFor } from '../../messaging/topics';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -35,6 +36,11 @@ export interface Toolchain {
   TOXIPROXY_BIN?: string;
   /** Installed for the tests and the API fuzz only; empty otherwise. */
   SCHEMATHESIS_BIN?: string;
+  /** The replicated topology's servers (TOPOLOGY=replicated and the tests): Debian's Patroni, etcd, HAProxy and nginx. */
+  PATRONI_BIN?: string;
+  ETCD_BIN?: string;
+  HAPROXY_BIN?: string;
+  NGINX_BIN?: string;
 }
 
 export function readToolchain(stateDir: string): Toolchain {
@@ -364,6 +370,13 @@ export async function ensureDatabase(adminUrl: string, database: string): Promis
 
 // ---------------------------------------------------------------- Kafka
 
+/** One KRaft node: its id, its client (broker) port and its controller port, all on 127.0.0.1. */
+export interface KafkaNodeSpec {
+  id: number;
+  port: number;
+  controllerPort: number;
+}
+
 export interface KafkaOptions {
   libs: string;
   dataDir: string;
@@ -375,38 +388,68 @@ export interface KafkaOptions {
   proxied?: { port: number; advertised: string };
 }
 
+/** What a combined broker + controller node is set up with; the single node and the cluster (kafka-cluster.ts) differ only in these. */
+export interface KafkaNodeSetup {
+  libs: string;
+  dataDir: string;
+  node: KafkaNodeSpec;
+  /** The controller quorum, this node included. */
+  voters: KafkaNodeSpec[];
+  /** Of new topics and of the internal ones (consumer offsets, transaction state); min ISR follows from it. */
+  replicationFactor: number;
+  /** Heap and GC flags. */
+  jvm: string[];
+  /** Written after the shared properties. */
+  extraProperties?: string[];
+  proxied?: { port: number; advertised: string };
+}
+
+export interface PreparedKafkaNode {
+  node: KafkaNodeSpec;
+  propertiesFile: string;
+  javaArgs: string[];
+}
+
 function javaClasspath(libs: string): string {
   return `${libs}/*`;
 }
 
-export async function startKafka(options: KafkaOptions): Promise<ManagedProcess & { brokers: string[] }> {
-  mkdirSync(options.dataDir, { recursive: true });
-  const { proxied } = options;
-  const propertiesFile = path.join(options.dataDir, 'server.properties');
-  const log4jFile = path.join(options.dataDir, 'log4j.properties');
-  const logDir = path.join(options.dataDir, 'log');
+/** Where a node's storage is, and so its meta.properties (which names the cluster it was formatted for). */
+export function kafkaLogDir(dataDir: string): string {
+  return path.join(dataDir, 'log');
+}
+
+/** Writes the node's server.properties and log4j.properties, and formats its storage for `clusterId` unless it is formatted already. */
+export async function prepareKafkaNode(setup: KafkaNodeSetup, clusterId: string): Promise<PreparedKafkaNode> {
+  const { node, proxied, replicationFactor } = setup;
+  mkdirSync(setup.dataDir, { recursive: true });
+  const propertiesFile = path.join(setup.dataDir, 'server.properties');
+  const log4jFile = path.join(setup.dataDir, 'log4j.properties');
+  const logDir = kafkaLogDir(setup.dataDir);
+  const minInsync = minInsyncReplicasFor(replicationFactor);
   writeFileSync(
     propertiesFile,
     [
       'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${options.controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${options.port},CONTROLLER://127.0.0.1:${options.controllerPort}${proxied ? `,PROXIED://127.0.0.1:${proxied.port}` : ''}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${options.port}${proxied ? `,PROXIED://${proxied.advertised}` : ''}`,
+      `node.id=${node.id}`,
+      `controller.quorum.voters=${setup.voters.map((voter) => `${voter.id}@127.0.0.1:${voter.controllerPort}`).join(',')}`,
+      `listeners=PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}${proxied ? `,PROXIED://127.0.0.1:${proxied.port}` : ''}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${node.port}${proxied ? `,PROXIED://${proxied.advertised}` : ''}`,
       'controller.listener.names=CONTROLLER',
       `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${proxied ? ',PROXIED:PLAINTEXT' : ''}`,
       'inter.broker.listener.name=PLAINTEXT',
       `log.dirs=${logDir}`,
-      // Single-broker form of docs/reliability.md B2: production uses RF 3 and min ISR 2.
-      'default.replication.factor=1',
-      'min.insync.replicas=1',
+      // docs/reliability.md B2: RF 3 and min ISR 2 on three brokers; one broker can hold only RF 1 and min ISR 1.
+      `default.replication.factor=${replicationFactor}`,
+      `min.insync.replicas=${minInsync}`,
       'unclean.leader.election.enable=false',
       'auto.create.topics.enable=false',
-      'offsets.topic.replication.factor=1',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
+      `offsets.topic.replication.factor=${replicationFactor}`,
+      `transaction.state.log.replication.factor=${replicationFactor}`,
+      `transaction.state.log.min.isr=${minInsync}`,
       'group.initial.rebalance.delay.ms=0',
       'num.partitions=3',
+      ...(setup.extraProperties ?? []),
     ].join('\n') + '\n',
   );
   writeFileSync(
@@ -418,28 +461,62 @@ export async function startKafka(options: KafkaOptions): Promise<ManagedProcess 
       'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
     ].join('\n') + '\n',
   );
-  const javaArgs = [`-Xmx${options.heapMb ?? 512}m`, '-XX:+UseG1GC', `-Dlog4j.configuration=file:${log4jFile}`, '-cp', javaClasspath(options.libs)];
+  const javaArgs = [...setup.jvm, `-Dlog4j.configuration=file:${log4jFile}`, '-cp', javaClasspath(setup.libs)];
   if (!existsSync(path.join(logDir, 'meta.properties'))) {
-    const format = spawnSync('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomClusterId()}`, '-c', propertiesFile], {
-      encoding: 'utf8',
-    });
+    const format = await run('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propertiesFile]);
     if (format.status !== 0) throw new StackError(`Kafka storage format failed: ${format.stderr.trim().split('\n').pop()}`);
   }
+  return { node, propertiesFile, javaArgs };
+}
+
+/** Starts a prepared node and resolves once its client port accepts connections (a KRaft broker opens it once it has caught up with the quorum). */
+export async function runKafkaNode(
+  prepared: PreparedKafkaNode,
+  options: { name: string; what: string; logFile: string; timeoutMs?: number },
+): Promise<ManagedProcess> {
   const proc = spawnManaged({
-    name: 'kafka',
+    name: options.name,
     command: 'java',
-    args: [...javaArgs, 'kafka.Kafka', propertiesFile],
+    args: [...prepared.javaArgs, 'kafka.Kafka', prepared.propertiesFile],
     logFile: options.logFile,
   });
-  await waitForServer(proc, `Kafka on :${options.port}`, () => canConnect(options.port), 60_000);
+  const { port } = prepared.node;
+  await waitForServer(proc, options.what, () => canConnect(port), options.timeoutMs ?? 60_000);
+  return proc;
+}
+
+export async function startKafka(options: KafkaOptions): Promise<ManagedProcess & { brokers: string[] }> {
+  const node = { id: 1, port: options.port, controllerPort: options.controllerPort };
+  const setup = {
+    libs: options.libs,
+    dataDir: options.dataDir,
+    node,
+    voters: [node],
+    replicationFactor: 1,
+    jvm: [`-Xmx${options.heapMb ?? 512}m`, '-XX:+UseG1GC'],
+    proxied: options.proxied,
+  };
+  const prepared = await prepareKafkaNode(setup, randomClusterId());
+  const proc = await runKafkaNode(prepared, { name: 'kafka', what: `Kafka on :${options.port}`, logFile: options.logFile });
   return { ...proc, brokers: [`127.0.0.1:${options.port}`] };
 }
 
 /** KRaft cluster IDs are 16 random bytes in URL-safe base64 without padding; it may start with "-", hence --cluster-id=. */
-function randomClusterId(): string {
+export function randomClusterId(): string {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
   return Buffer.from(bytes).toString('base64url');
+}
+
+/** spawnSync's answer without blocking the event loop: the cluster formats its nodes side by side. */
+function run(command: string, args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', (err) => resolve({ status: -1, stderr: err.message }));
+    child.once('close', (status) => resolve({ status, stderr }));
+  });
 }
 
 // ---------------------------------------------------------------- Temporal

@@ -39,11 +39,12 @@ export function temporalServerBins(env: NodeJS.ProcessEnv = process.env): Tempor
   return bins;
 }
 
-const roles = ['frontend', 'history', 'matching', 'worker'] as const;
-export type InternalPorts = Record<(typeof roles)[number], { grpcPort: number; membershipPort: number }>;
+/** Every role runs in every temporal-server process here: one process alone, or each node of the cluster. */
+export const temporalRoles = ['frontend', 'history', 'matching', 'worker'] as const;
+export type InternalPorts = Record<(typeof temporalRoles)[number], { grpcPort: number; membershipPort: number }>;
 
 /** A free loopback port below 32768: cluster_membership.rpc_port is a smallint, and the OS hands out higher ones. */
-async function freeLowPort(): Promise<number> {
+export async function freeLowPort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     const free = await new Promise<boolean>((resolve) => {
@@ -58,7 +59,7 @@ async function freeLowPort(): Promise<number> {
 /** The server's own ports beside the frontend's; chosen once, so a restart reuses them. */
 export async function temporalInternalPorts(frontendPort: number): Promise<InternalPorts> {
   const ports: Partial<InternalPorts> = {};
-  for (const role of roles) {
+  for (const role of temporalRoles) {
     ports[role] = { grpcPort: role === 'frontend' ? frontendPort : await freeLowPort(), membershipPort: await freeLowPort() };
   }
   return ports as InternalPorts;
@@ -73,10 +74,37 @@ export interface TemporalPostgresOptions {
   logFile: string;
 }
 
+/** The PostgreSQL temporal-server keeps its two databases on, as temporal-sql-tool and the server's config name it. */
+export interface TemporalDatabase {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/** The stack's own PostgreSQL: loopback, trust authentication. */
+export function localTemporalDatabase(port: number): TemporalDatabase {
+  return { host: '127.0.0.1', port, user: 'postgres', password: '' };
+}
+
+/** An external PostgreSQL given as a URL; its path (the database) is ignored: temporal-server keeps its own two. */
+export function temporalDatabaseFromUrl(url: string): TemporalDatabase {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 5432),
+    user: decodeURIComponent(parsed.username) || 'postgres',
+    password: decodeURIComponent(parsed.password),
+  };
+}
+
 const run = promisify(execFile);
 
-async function prepareDatabases(o: TemporalPostgresOptions): Promise<void> {
-  const admin = `postgres://postgres@127.0.0.1:${o.pgPort}/postgres`;
+/** Creates `temporal` and `temporal_visibility` when missing and brings both schemas up to the server's version; idempotent. */
+export async function prepareTemporalDatabases(o: { sqlTool: string; db: TemporalDatabase; logFile: string }): Promise<void> {
+  const { db } = o;
+  const auth = db.password ? `${encodeURIComponent(db.user)}:${encodeURIComponent(db.password)}` : encodeURIComponent(db.user);
+  const admin = `postgres://${auth}@${db.host}:${db.port}/postgres`;
   for (const [database, schema] of [
     ['temporal', 'temporal'],
     ['temporal_visibility', 'visibility'],
@@ -86,8 +114,10 @@ async function prepareDatabases(o: TemporalPostgresOptions): Promise<void> {
       ['setup-schema', '-v', '0.0'],
       ['update-schema', '--schema-name', `postgresql/v12/${schema}`],
     ]) {
-      const args = ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(o.pgPort), '-u', 'postgres', '--db', database, ...task];
-      const out = await run(o.bins.sqlTool, args).catch((err: { stderr?: string; message: string }) => {
+      const args = ['--plugin', 'postgres12', '--ep', db.host, '-p', String(db.port), '-u', db.user, '--db', database, ...task];
+      // In the environment, not on the command line, where ps would show it.
+      const env = db.password ? { ...process.env, SQL_PASSWORD: db.password } : process.env;
+      const out = await run(o.sqlTool, args, { env }).catch((err: { stderr?: string; message: string }) => {
         appendFileSync(o.logFile, err.stderr ?? err.message);
         throw new StackError(`temporal-sql-tool ${task[0]} on ${database} failed; see ${o.logFile}`);
       });
@@ -96,45 +126,72 @@ async function prepareDatabases(o: TemporalPostgresOptions): Promise<void> {
   }
 }
 
-function serverConfig(o: TemporalPostgresOptions) {
+export interface TemporalServerConfigOptions {
+  db: TemporalDatabase;
+  ports: InternalPorts;
+  /** Fixed once the database exists: a server configured otherwise logs a warning and runs with the stored count. */
+  numHistoryShards: number;
+  /** Where the cluster's frontends are reached: the frontend itself for one process, the load balancer for a cluster. */
+  frontendAddress: string;
+  /** Set for a cluster: the system workers (scheduler, batch, …) then reach the frontends through the load balancer, as clients do. */
+  publicClientHostPort?: string;
+  /** Connections per role and store (every role of a process has its own pool). */
+  maxConns?: { default: number; visibility: number };
+}
+
+/** temporal-server's config/development.yaml, as JSON (which is YAML). */
+export function temporalServerConfig(o: TemporalServerConfigOptions) {
   const store = (databaseName: string, maxConns: number) => ({
     sql: {
       pluginName: 'postgres12',
       databaseName,
-      connectAddr: `127.0.0.1:${o.pgPort}`,
+      connectAddr: `${o.db.host}:${o.db.port}`,
       connectProtocol: 'tcp',
-      user: 'postgres',
-      password: '',
+      user: o.db.user,
+      password: o.db.password,
       maxConns,
       maxIdleConns: maxConns,
       maxConnLifetime: '1h',
     },
   });
+  const maxConns = o.maxConns ?? { default: 20, visibility: 10 };
   return {
     log: { stdout: true, level: 'warn' },
     persistence: {
       defaultStore: 'default',
       visibilityStore: 'visibility',
-      numHistoryShards: 4, // auto-setup's default
-      datastores: { default: store('temporal', 20), visibility: store('temporal_visibility', 10) },
+      numHistoryShards: o.numHistoryShards,
+      datastores: { default: store('temporal', maxConns.default), visibility: store('temporal_visibility', maxConns.visibility) },
     },
     global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
-    services: Object.fromEntries(roles.map((role) => [role, { rpc: { ...o.ports[role], bindOnLocalHost: true } }])),
+    services: Object.fromEntries(temporalRoles.map((role) => [role, { rpc: { ...o.ports[role], bindOnLocalHost: true } }])),
+    ...(o.publicClientHostPort ? { publicClient: { hostPort: o.publicClientHostPort } } : {}),
     clusterMetadata: {
       enableGlobalNamespace: false,
       failoverVersionIncrement: 10,
       masterClusterName: 'active',
       currentClusterName: 'active',
       clusterInformation: {
-        active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: `127.0.0.1:${o.ports.frontend.grpcPort}` },
+        active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: o.frontendAddress },
       },
     },
     dcRedirectionPolicy: { policy: 'noop' },
   };
 }
 
+/** Writes `<dir>/config/development.yaml`; `temporalServerArgs(dir)` starts a server on it. */
+export function writeTemporalServerConfig(dir: string, config: ReturnType<typeof temporalServerConfig>): void {
+  mkdirSync(path.join(dir, 'config'), { recursive: true });
+  // Private: it holds the database password.
+  writeFileSync(path.join(dir, 'config', 'development.yaml'), JSON.stringify(config, null, 2), { mode: 0o600 });
+}
+
+export function temporalServerArgs(dir: string): string[] {
+  return ['--root', dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'];
+}
+
 /** Like auto-setup plus temporal-admin-tools: the namespace and the search attributes, idempotent. */
-async function registerNamespace(connection: Connection, namespace: string): Promise<boolean> {
+export async function registerNamespace(connection: Connection, namespace: string): Promise<boolean> {
   await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') }).catch((err: { code?: number }) => {
     if (err.code !== 6) throw err; // ALREADY_EXISTS
   });
@@ -145,7 +202,11 @@ async function registerNamespace(connection: Connection, namespace: string): Pro
       Object.entries(searchAttributes).map(([name, type]) => [name, type === 'Bool' ? types.INDEXED_VALUE_TYPE_BOOL : types.INDEXED_VALUE_TYPE_KEYWORD]),
     ),
   });
-  // Ready once the frontend's namespace cache knows every attribute: this query fails until then.
+  return namespaceReady(connection, namespace);
+}
+
+/** Whether this frontend's namespace cache knows the namespace and every search attribute: the query fails until then. */
+export async function namespaceReady(connection: Connection, namespace: string): Promise<boolean> {
   const query = Object.entries(searchAttributes)
     .map(([name, type]) => `${name} = ${type === 'Bool' ? 'false' : "''"}`)
     .join(' AND ');
@@ -154,17 +215,13 @@ async function registerNamespace(connection: Connection, namespace: string): Pro
 }
 
 export async function startTemporalPostgres(o: TemporalPostgresOptions): Promise<ManagedProcess & { address: string }> {
-  mkdirSync(path.join(o.dataDir, 'config'), { recursive: true });
   mkdirSync(path.dirname(o.logFile), { recursive: true });
-  await prepareDatabases(o);
-  // JSON is YAML.
-  writeFileSync(path.join(o.dataDir, 'config', 'development.yaml'), JSON.stringify(serverConfig(o), null, 2));
-  const proc = spawnManaged({
-    name: 'temporal',
-    command: o.bins.server,
-    args: ['--root', o.dataDir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'],
-    logFile: o.logFile,
-  });
+  const db = localTemporalDatabase(o.pgPort);
+  await prepareTemporalDatabases({ sqlTool: o.bins.sqlTool, db, logFile: o.logFile });
+  const frontendAddress = `127.0.0.1:${o.ports.frontend.grpcPort}`;
+  // 4 history shards: auto-setup's default.
+  writeTemporalServerConfig(o.dataDir, temporalServerConfig({ db, ports: o.ports, numHistoryShards: 4, frontendAddress }));
+  const proc = spawnManaged({ name: 'temporal', command: o.bins.server, args: temporalServerArgs(o.dataDir), logFile: o.logFile });
   const port = o.ports.frontend.grpcPort;
   const address = `127.0.0.1:${port}`;
   await waitForServer(proc, `Temporal on :${port}`, () => canConnect(port), 60_000);
