@@ -11,6 +11,7 @@ import * as replayDlq from './replay-dlq';
 import * as resolve from './resolve';
 import * as review from './review';
 import * as status from './status';
+import * as topology from './topology';
 
 interface Command {
   usage: string;
@@ -29,6 +30,7 @@ const commands: Record<string, Command> = {
   'check-back': checkBack,
   'replay-dlq': replayDlq,
   reconcile,
+  topology,
   deploy: { usage: deployUsage, run: runDeploy },
 };
 

@@ -5,11 +5,13 @@ import { loadConfig, type Config } from '../../config';
 import { migrate } from '../../db/migrate';
 import { createPool } from '../../db/pool';
 import { redactUrl } from '../../lib/redact';
-import { createKafka, ensureTopics } from '../../messaging/topics';
+import { createKafka, ensureTopics, topicSpecs } from '../../messaging/topics';
 import { startApi, startConsumer, startWorker } from './apps';
 import { assertPortFree, closeSpawning, readToolchain, repoRoot, StackError, startKafka, startPostgres, startTemporal, type ManagedProcess } from './servers';
 import { planFaultLinks, startFaultLinks, viaProxy } from './fault-links';
+import { assertInternalPortsFree, clusterLines, startReplicatedServers, type ReplicatedServers } from './replicated';
 import { Supervisor, type Service } from './supervisor';
+import { embeddedNodes, startTopologyFile } from './topology';
 import { startTemporalPostgres, startTemporalUi, temporalInternalPorts, temporalServerBins } from './temporal-postgres';
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
@@ -25,6 +27,10 @@ const stackSchema = z.object({
   TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_PERSISTENCE: z.enum(['sqlite', 'postgres']).default('sqlite'),
+  /** replicated: three Kafka nodes, two Temporal servers behind nginx, PostgreSQL with a synchronous standby and Patroni. */
+  TOPOLOGY: z.enum(['embedded', 'replicated']).default('embedded'),
+  /** The replicated topology's internal ports (etcd, Patroni, the PostgreSQL, Kafka and Temporal nodes) start here. */
+  STACK_INTERNAL_PORT_BASE: wholeNumber(15400, 1024, 32700),
   STACK_MAX_RESTARTS: wholeNumber(5, 0, 1000),
   STACK_RESTART_WINDOW_SECONDS: wholeNumber(120, 1, 86_400),
   /** Worker processes on the task queue; `npm run worker` adds more anywhere. */
@@ -107,6 +113,14 @@ async function main(): Promise<void> {
   if (!external.postgres) ports.push([stack.PG_PORT, 'PG_PORT']);
   if (!external.kafka) ports.push([stack.KAFKA_PORT, 'KAFKA_PORT'], [stack.KAFKA_CONTROLLER_PORT, 'KAFKA_CONTROLLER_PORT']);
   for (const [p, variable] of ports) await assertPortFree(p, variable);
+  const replicated = stack.TOPOLOGY === 'replicated';
+  if (replicated) {
+    if (external.temporal || external.postgres || external.kafka) {
+      throw new StackError("TOPOLOGY=replicated runs the stack's own clusters; unset TEMPORAL_ADDRESS, DATABASE_URL and KAFKA_BROKERS");
+    }
+    if (stack.STACK_FAULT_PROXY === '1') throw new StackError('STACK_FAULT_PROXY=1 is for the embedded topology; unset it or TOPOLOGY');
+    await assertInternalPortsFree(stack.STACK_INTERNAL_PORT_BASE);
+  }
 
   const toolchain = readToolchain(stack.STACK_DIR);
   const t0 = Date.now();
@@ -122,7 +136,26 @@ async function main(): Promise<void> {
   let databaseUrl = config.DATABASE_URL;
   let brokers = config.KAFKA_BROKERS;
   let postgresUp: Promise<void> = Promise.resolve();
-  if (!external.postgres) {
+  let clusters: ReplicatedServers | undefined;
+  if (replicated) {
+    clusters = await startReplicatedServers({
+      toolchain,
+      stackDir: stack.STACK_DIR,
+      logDir,
+      namespace: config.TEMPORAL_NAMESPACE,
+      database: 'orders',
+      ports: {
+        pg: stack.PG_PORT,
+        kafka: stack.KAFKA_PORT,
+        kafkaController: stack.KAFKA_CONTROLLER_PORT,
+        temporal: stack.TEMPORAL_PORT,
+        ui: stack.TEMPORAL_UI_PORT,
+      },
+      internalBase: stack.STACK_INTERNAL_PORT_BASE,
+    });
+    launched.push(...clusters.supervised);
+    ({ databaseUrl, temporalAddress, uiUrl, brokers } = clusters);
+  } else if (!external.postgres) {
     const options = {
       pgBin: toolchain.PG_BIN,
       dataDir: path.join(stack.STACK_DIR, 'postgres'),
@@ -133,7 +166,9 @@ async function main(): Promise<void> {
     postgresUp = launch(() => startPostgres(options)).then((p) => void (databaseUrl = p.url));
     starts.push(postgresUp);
   }
-  if (!external.temporal && stack.TEMPORAL_PERSISTENCE === 'postgres') {
+  if (replicated) {
+    // Started above, every cluster at once.
+  } else if (!external.temporal && stack.TEMPORAL_PERSISTENCE === 'postgres') {
     if (external.postgres) throw new StackError("TEMPORAL_PERSISTENCE=postgres runs Temporal on the stack's own PostgreSQL; unset DATABASE_URL");
     const bins = temporalServerBins();
     const options = {
@@ -168,7 +203,7 @@ async function main(): Promise<void> {
       }),
     );
   }
-  if (!external.kafka) {
+  if (!external.kafka && !replicated) {
     const options = {
       libs: toolchain.KAFKA_LIBS,
       dataDir: path.join(stack.STACK_DIR, 'kafka'),
@@ -189,10 +224,17 @@ async function main(): Promise<void> {
   } finally {
     await pool.end();
   }
-  await ensureTopics(createKafka({ brokers, clientId: 'saga-orchestrator-stack' }));
+  const replicationFactor = replicated ? 3 : config.KAFKA_REPLICATION_FACTOR;
+  await ensureTopics(createKafka({ brokers, clientId: 'saga-orchestrator-stack' }), topicSpecs({ replicationFactor }));
 
   const apps = {
-    env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers.join(',') },
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: temporalAddress,
+      DATABASE_URL: databaseUrl,
+      KAFKA_BROKERS: brokers.join(','),
+      KAFKA_REPLICATION_FACTOR: String(replicationFactor),
+    },
     logDir,
   };
   /** Each app's view of the servers: the real addresses, or its links' proxies. */
@@ -243,6 +285,27 @@ async function main(): Promise<void> {
   ]);
   if (stopped.signal.aborted) return;
   const pidOf = (name: string) => appProcs.find((proc) => proc.name === name)?.child.pid;
+  const entryPoints = {
+    api: `http://${config.API_HOST}:${config.API_PORT}`,
+    temporal: temporalAddress,
+    temporalUi: uiUrl,
+    kafkaBootstrap: brokers[0] ?? '',
+    postgres: redactUrl(databaseUrl),
+  };
+  const topology = await startTopologyFile({
+    stackDir: stack.STACK_DIR,
+    topology: stack.TOPOLOGY,
+    entryPoints,
+    servers: () =>
+      clusters?.nodes() ?? embeddedNodes(launched, { pg: stack.PG_PORT, kafka: stack.KAFKA_PORT, temporal: stack.TEMPORAL_PORT, ui: stack.TEMPORAL_UI_PORT }),
+    running: () => supervisor.current(),
+    appPorts: (name) => {
+      const metrics = metricsUrls.find((m) => m.process === name)?.port;
+      return { ...(name === 'api' ? { http: config.API_PORT } : {}), ...(metrics ? { metrics } : {}) };
+    },
+    leaders: clusters?.leaders.bind(clusters),
+    signal: stopped.signal,
+  });
 
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   process.stdout.write(
@@ -260,6 +323,7 @@ async function main(): Promise<void> {
       `  Kafka bootstrap     ${brokers.join(',')}`,
       `  DATABASE_URL        ${redactUrl(databaseUrl)}`,
       `  logs                ${logDir}`,
+      ...(replicated ? [`  topology            ${topology.file}   (npm run saga -- topology)`, ...clusterLines(clusters!)] : []),
       'Ctrl-C (or SIGTERM to npm start) stops everything; a process that exits is restarted. Data is kept in ' + stack.STACK_DIR,
       '',
     ].join('\n'),

@@ -22,7 +22,15 @@ const MAX_DELAY_MS = 30_000;
 
 /** Restarts any watched process that exits unless the stack is stopping; every exit is unexpected. */
 export class Supervisor {
+  /** Each watched service's process as it runs now (a restart replaces it); absent while it is down. */
+  private readonly live = new Map<string, ManagedProcess>();
+
   constructor(private readonly options: SupervisorOptions) {}
+
+  /** Every watched process that runs now, by service name. */
+  current(): ReadonlyMap<string, ManagedProcess> {
+    return this.live;
+  }
 
   /** Watches a process that is already up. */
   watch(service: Service, proc: ManagedProcess): void {
@@ -55,7 +63,9 @@ export class Supervisor {
       }
     }
     for (;;) {
+      if (proc) this.live.set(service.name, proc);
       if (proc) why = await exitReason(proc);
+      this.live.delete(service.name);
       if (signal.aborted) return giveUp('the stack is stopping');
       const now = Date.now();
       while (restarts.length > 0 && now - restarts[0]! >= windowSeconds * 1000) restarts.shift();
