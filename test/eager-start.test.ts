@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../api/app';
 import { loadConfig, type Config } from '../config';
 import { workflowIdFor } from '../domain/order';
+import { describeDeployment } from '../fleet/deployments';
 import { createLogger } from '../lib/logger';
 import { runOrderWorker, type RunningWorker } from '../worker/order-worker';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
@@ -55,7 +56,10 @@ describe.each(['off', 'pinned'] as const)('the eager layout, worker versioning %
 
   it('orders start eagerly and answer CONFIRMED within the wait; copies start nothing; a refund starts eagerly too', { timeout: 120_000 }, async () => {
     if (versioning === 'pinned') {
-      // The worker makes its build current a moment after its first poll; until then starts go to the task queue.
+      // The worker makes its build current a moment after its first poll; until then a start is not pinned to it
+      // (on a loaded machine the eager starts below could come first).
+      const deployment = { connection: client.connection, namespace: 'default', deploymentName: config.WORKER_DEPLOYMENT_NAME };
+      await vi.waitFor(async () => expect((await describeDeployment(deployment))?.currentBuildId).toBe(worker.buildId), { timeout: 60_000, interval: 250 });
       await vi.waitFor(
         async () => {
           const ids = uniqueIds('eager-warm');

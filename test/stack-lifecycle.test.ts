@@ -1,49 +1,20 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it, vi } from 'vitest';
 import { describeDeployment } from '../fleet/deployments';
-import { canConnect, repoRoot, waitUntil } from '../tools/stack/servers';
-import { freeStackPorts } from '../tools/stack/ports';
-
-function processesUsing(dir: string): string[] {
-  const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n');
-  return ps.filter((line) => line.includes(dir) && !line.includes('ps -eo'));
-}
+import { canConnect, waitUntil } from '../tools/stack/servers';
+import { npmStart, processesUsing } from './helpers/npm-start';
 
 describe('npm start: the whole embedded stack', () => {
   it(
     'starts every server and a fleet of WORKERS=2, serves the API and UI, and a SIGTERM to npm alone leaves nothing running',
     { timeout: 180_000 },
     async () => {
-      const stackDir = mkdtempSync(path.join(os.tmpdir(), 'stack-life-'));
-      chmodSync(stackDir, 0o755);
-      const installed = process.env.STACK_DIR ?? path.join(repoRoot, '.stack');
-      // npm start runs the toolchain check first: it finds the servers this checkout installed, and installs nothing.
-      for (const file of ['toolchain.env', 'test-server.version'])
-        if (existsSync(path.join(installed, file))) copyFileSync(path.join(installed, file), path.join(stackDir, file));
-      symlinkSync(path.join(installed, 'venv'), path.join(stackDir, 'venv'));
-      const ports = await freeStackPorts();
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        STACK_DIR: stackDir,
-        LOG_LEVEL: 'warn',
-        WORKERS: '2',
-        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-      };
-      for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS', 'WORKER_VERSIONING', 'WORKER_DEPLOYMENT_PROMOTE']) delete env[name];
-      // As a user or a service manager runs it: through npm, whose script execs the stack so that a signal npm forwards reaches it.
-      const child = spawn('npm', ['start', '--silent'], { cwd: repoRoot, env });
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-
-      const deadline = Date.now() + 150_000;
-      while (!output.includes('is up') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 250));
+      // WORKERS=2: the banner lists the fleet, and each worker serves metrics on its own port.
+      const stack = await npmStart({ WORKERS: '2' }, 'stack-life-');
+      const { stackDir, ports } = stack;
+      await stack.untilUp(150_000);
+      const output = stack.output();
       expect(output).toContain('saga-orchestrator is up');
       expect(output).toContain(`Temporal Web UI     http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`);
       expect(output).toContain(`Kafka bootstrap     127.0.0.1:${ports.KAFKA_PORT}`);
@@ -89,16 +60,7 @@ describe('npm start: the whole embedded stack', () => {
       const ready: unknown = await (await fetch(`http://127.0.0.1:${ports.API_PORT}/readyz`)).json();
       expect(ready).toEqual({ status: 'ready', database: 'ok', temporal: 'ok' });
 
-      // Only npm's own process is signalled (a terminal's Ctrl-C reaches the whole group; a service manager may not).
-      child.kill('SIGTERM');
-      await exited;
-      await vi.waitFor(
-        () => {
-          expect(processesUsing(stackDir)).toEqual([]);
-          expect(output).toContain('saga-orchestrator stopped');
-        },
-        { timeout: 60_000, interval: 250 },
-      );
+      await stack.stopAndExpectNothingLeft(60_000);
       for (const [name, port] of Object.entries({ ...ports, WORKER_METRICS_PORT_2: ports.WORKER_METRICS_PORT + 1 }))
         expect(await canConnect(port), `${name} ${port} still bound`).toBe(false);
       expect(processesUsing(stackDir)).toEqual([]);

@@ -304,8 +304,9 @@ describe('three KRaft nodes: replication factor 3, min ISR 2, acks=all', () => {
       frozen = undefined;
       const thawedAt = Date.now();
       let asFollower: PartitionLeadership | undefined;
+      // Asked of the other nodes: the thawed one answers from the metadata it had when it froze, as the leader.
       await until('the frozen node back in sync', async () => {
-        const [p0] = await leadersVia(cluster.brokers, topic);
+        const [p0] = await leadersVia(others, topic);
         asFollower = p0;
         return p0!.isr.includes(zombie);
       });

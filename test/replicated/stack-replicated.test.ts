@@ -1,19 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { Topics } from '../../contract/topics';
 import { readTopology, topologyFile } from '../../lib/topology';
 import { createKafka } from '../../messaging/topics';
 import { assertInternalPortsFree, internalPorts } from '../../tools/stack/replicated';
-import { freeStackPorts } from '../../tools/stack/ports';
 import { canConnect, repoRoot } from '../../tools/stack/servers';
-
-function processesUsing(dir: string): string[] {
-  const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n');
-  return ps.filter((line) => line.includes(dir) && !line.includes('ps -eo'));
-}
+import { npmStart } from '../helpers/npm-start';
 
 /** A base whose internal ports are all free now. */
 async function freeInternalBase(): Promise<number> {
@@ -35,32 +28,12 @@ describe('TOPOLOGY=replicated npm start', () => {
     'brings up three Kafka nodes, two Temporal servers behind nginx and PostgreSQL under Patroni at the embedded addresses, describes them, serves an order, and stops cleanly',
     { timeout: 360_000 },
     async () => {
-      const stackDir = mkdtempSync(path.join(os.tmpdir(), 'stack-replicated-'));
-      // Patroni and its PostgreSQL run as the postgres user, under this folder.
-      chmodSync(stackDir, 0o755);
-      const installed = process.env.STACK_DIR ?? path.join(repoRoot, '.stack');
-      for (const file of ['toolchain.env', 'test-server.version'])
-        if (existsSync(path.join(installed, file))) copyFileSync(path.join(installed, file), path.join(stackDir, file));
-      symlinkSync(path.join(installed, 'venv'), path.join(stackDir, 'venv'));
-      const ports = await freeStackPorts();
       const base = await freeInternalBase();
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        STACK_DIR: stackDir,
-        TOPOLOGY: 'replicated',
-        STACK_INTERNAL_PORT_BASE: String(base),
-        LOG_LEVEL: 'warn',
-        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-      };
-      for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'KAFKA_BROKERS', 'WORKER_VERSIONING', 'WORKER_DEPLOYMENT_PROMOTE']) delete env[name];
-      const child = spawn('npm', ['start', '--silent'], { cwd: repoRoot, env });
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const stack = await npmStart({ TOPOLOGY: 'replicated', STACK_INTERNAL_PORT_BASE: String(base) }, 'stack-replicated-');
+      const { stackDir, ports, env } = stack;
       try {
-        const deadline = Date.now() + 240_000;
-        while (!output.includes('is up') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 250));
+        await stack.untilUp(240_000);
+        const output = stack.output();
         expect(output).toContain('saga-orchestrator is up');
         // The embedded stack's entry points: every client and command works unchanged.
         expect(output).toContain(`Temporal            127.0.0.1:${ports.TEMPORAL_PORT}`);
@@ -137,16 +110,8 @@ describe('TOPOLOGY=replicated npm start', () => {
         expect(await order.json()).toMatchObject({ orderId: 'order-1001', status: 'CONFIRMED' });
         expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).ok).toBe(true);
       } finally {
-        child.kill('SIGTERM');
-        await exited;
+        await stack.stopAndExpectNothingLeft(90_000);
       }
-      await vi.waitFor(
-        () => {
-          expect(processesUsing(stackDir)).toEqual([]);
-          expect(output).toContain('saga-orchestrator stopped');
-        },
-        { timeout: 90_000, interval: 250 },
-      );
       for (const [name, port] of Object.entries(ports)) expect(await canConnect(port), `${name} ${port} still bound`).toBe(false);
       expect(existsSync(topologyFile(stackDir)), 'topology.json of a stopped stack').toBe(false);
     },

@@ -6,7 +6,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@tempo
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/stack/ports';
-import { readToolchain, repoRoot, startPostgres, type ManagedProcess, type Toolchain } from '../../tools/stack/servers';
+import { readToolchain, repoRoot, startPostgres, type ManagedProcess } from '../../tools/stack/servers';
 import { freeNodeBases, startTemporalCluster, temporalAdmin, type TemporalAdmin, type TemporalCluster } from '../../tools/stack/temporal-cluster';
 import { temporalServerBins } from '../../tools/stack/temporal-postgres';
 import { quietBundlerLogger } from '../helpers/loggers';
@@ -36,7 +36,7 @@ describe('Temporal cluster: two nodes behind one load-balanced address', () => {
   beforeAll(async () => {
     scratch = mkdtempSync(path.join(os.tmpdir(), 'temporal-cluster-'));
     chmodSync(scratch, 0o755);
-    const toolchain = readToolchain(process.env.STACK_DIR ?? path.join(repoRoot, '.stack')) as Toolchain & { NGINX_BIN?: string };
+    const toolchain = readToolchain(process.env.STACK_DIR ?? path.join(repoRoot, '.stack'));
     if (!toolchain.NGINX_BIN) throw new Error('nginx is not installed; run: npm run pretest');
     const pg = await startPostgres({
       pgBin: inject('pgBin'),

@@ -127,20 +127,20 @@ if [ -n "$install_fuzzer" ] && ! "$schemathesis" --version 2>/dev/null | grep -q
 fi
 [ -x "$schemathesis" ] || schemathesis=""
 
-# --- The replicated topology's PostgreSQL failover (tools/stack/postgres-ha.ts): Patroni, etcd and HAProxy from Debian,
-# pinned. Only TOPOLOGY=replicated and the tests need them. The packages' own services must not start: they would
-# bind etcd's and HAProxy's default ports and run a second etcd nobody asked for; our processes run the binaries.
-ha_packages="patroni=$PATRONI_VERSION etcd-server=$ETCD_VERSION haproxy=$HAPROXY_VERSION"
-case "${TOPOLOGY:-}" in replicated) want_ha=1 ;; *) want_ha="" ;; esac
-case "${npm_lifecycle_event:-}" in test | pretest) want_ha=1 ;; esac
-ha_missing=""
-for spec in $ha_packages; do
+# --- The replicated topology's servers from Debian, pinned: Patroni, etcd and HAProxy (tools/stack/postgres-ha.ts) and
+# nginx (tools/stack/temporal-cluster.ts). Only TOPOLOGY=replicated and the tests need them. The packages' own services
+# must not start: they would bind etcd's, HAProxy's and nginx's default ports (nginx's Debian site on 80) and run
+# servers nobody asked for; the stack runs the binaries on configurations of its own.
+case "${TOPOLOGY:-}" in replicated) want_replicated=1 ;; *) want_replicated="" ;; esac
+case "${npm_lifecycle_event:-}" in test | pretest) want_replicated=1 ;; esac
+debian_missing=""
+for spec in "patroni=$PATRONI_VERSION" "etcd-server=$ETCD_VERSION" "haproxy=$HAPROXY_VERSION" "nginx=$NGINX_VERSION"; do
   [ "$(dpkg-query -W -f='${db:Status-Status} ${Version}' "${spec%%=*}" 2>/dev/null || true)" = "installed ${spec#*=}" ] \
-    || ha_missing="$ha_missing $spec"
+    || debian_missing="$debian_missing $spec"
 done
-if [ -n "$want_ha" ] && [ -n "$ha_missing" ]; then
-  [ "$(id -u)" = 0 ] || fail "Patroni, etcd or HAProxy missing or not the pinned version; run: sudo apt-get install$ha_missing"
-  note "installing$ha_missing from Debian"
+if [ -n "$want_replicated" ] && [ -n "$debian_missing" ]; then
+  [ "$(id -u)" = 0 ] || fail "the replicated topology's servers are missing or not the pinned version; run: sudo apt-get install$debian_missing"
+  note "installing$debian_missing from Debian"
   # policy-rc.d answering 101 makes invoke-rc.d and deb-systemd-invoke leave every service stopped during the install.
   policy=/usr/sbin/policy-rc.d
   own_policy=""
@@ -149,50 +149,23 @@ if [ -n "$want_ha" ] && [ -n "$ha_missing" ]; then
   fi
   installed=0
   # shellcheck disable=SC2086 # one word per package
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades $ha_missing; } >>"$log" 2>&1 || installed=$?
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades $debian_missing; } >>"$log" 2>&1 || installed=$?
   [ -z "$own_policy" ] || rm -f "$policy"
-  [ "$installed" = 0 ] || fail "Debian's package archive unreachable for$ha_missing, or a pinned version is gone from it (see $log)"
+  [ "$installed" = 0 ] || fail "Debian's package archive unreachable for$debian_missing, or a pinned version is gone from it (see $log)"
   # Under systemd the units are enabled for the next boot even though none started: disable them.
   if [ -d /run/systemd/system ]; then
-    systemctl disable --now etcd.service haproxy.service patroni.service >>"$log" 2>&1 || true
+    systemctl disable --now etcd.service haproxy.service patroni.service nginx.service >>"$log" 2>&1 || true
   fi
 fi
-patroni_bin=/usr/bin/patroni etcd_bin=/usr/bin/etcd haproxy_bin=/usr/sbin/haproxy
+patroni_bin=/usr/bin/patroni etcd_bin=/usr/bin/etcd haproxy_bin=/usr/sbin/haproxy nginx_bin=/usr/sbin/nginx
 [ -x "$patroni_bin" ] || patroni_bin=""
 [ -x "$etcd_bin" ] || etcd_bin=""
 [ -x "$haproxy_bin" ] || haproxy_bin=""
-
-# --- The replicated topology's Temporal cluster load balancer (tools/stack/temporal-cluster.ts): nginx from Debian,
-# pinned. Only TOPOLOGY=replicated and the tests need it. The package's own service must not start: it would take
-# port 80 with Debian's default site; the cluster runs /usr/sbin/nginx on a configuration of its own.
-case "${TOPOLOGY:-}" in replicated) want_nginx=1 ;; *) want_nginx="" ;; esac
-case "${npm_lifecycle_event:-}" in test | pretest) want_nginx=1 ;; esac
-if [ -n "$want_nginx" ] && [ "$(dpkg-query -W -f='${db:Status-Status} ${Version}' nginx 2>/dev/null || true)" != "installed $NGINX_VERSION" ]; then
-  [ "$(id -u)" = 0 ] || fail "nginx missing or not the pinned version; run: sudo apt-get install nginx=$NGINX_VERSION"
-  note "installing nginx=$NGINX_VERSION from Debian"
-  # policy-rc.d answering 101 makes invoke-rc.d and deb-systemd-invoke leave the service stopped during the install.
-  policy=/usr/sbin/policy-rc.d
-  own_policy=""
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
-  fi
-  installed=0
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades "nginx=$NGINX_VERSION"; } >>"$log" 2>&1 || installed=$?
-  [ -z "$own_policy" ] || rm -f "$policy"
-  [ "$installed" = 0 ] || fail "Debian's package archive unreachable for nginx=$NGINX_VERSION, or the pinned version is gone from it (see $log)"
-  # Under systemd the unit is enabled for the next boot even though it did not start: disable it.
-  if [ -d /run/systemd/system ]; then
-    systemctl disable --now nginx.service >>"$log" 2>&1 || true
-  fi
-fi
-nginx_bin=/usr/sbin/nginx
 [ -x "$nginx_bin" ] || nginx_bin=""
 
 # --- The replicated topology's Temporal cluster (and TEMPORAL_PERSISTENCE=postgres): temporal-server from the Go module
 # proxy, built once per version into the shared cache (minutes of Go the first time, a second after).
-case "${TOPOLOGY:-}" in replicated) want_server=1 ;; *) want_server="" ;; esac
-case "${npm_lifecycle_event:-}" in test | pretest) want_server=1 ;; esac
-if [ -n "$want_server" ]; then
+if [ -n "$want_replicated" ]; then
   QUIET=${QUIET:-} bash "$root/tools/stack/temporal-server.sh" || fail "temporal-server could not be built (see $cache/temporal-server-build.log)"
 fi
 
