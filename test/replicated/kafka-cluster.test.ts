@@ -211,17 +211,36 @@ describe('three KRaft nodes: replication factor 3, min ISR 2, acks=all', () => {
       vi.unstubAllEnvs();
     }
     for (const topic of Object.values(Topics)) {
-      const partitions = await leaders(topic);
-      expect(partitions, topic).toHaveLength(3);
-      for (const p of partitions) expect({ topic, replicas: p.replicas, isr: p.isr }).toEqual({ topic, replicas: [1, 2, 3], isr: [1, 2, 3] });
+      // A new partition's followers join its ISR once they have fetched from the leader: a moment on a loaded machine.
+      await vi.waitFor(
+        async () => {
+          const partitions = await leaders(topic);
+          expect(partitions, topic).toHaveLength(3);
+          for (const p of partitions) expect({ topic, replicas: p.replicas, isr: p.isr }).toEqual({ topic, replicas: [1, 2, 3], isr: [1, 2, 3] });
+        },
+        { timeout: 30_000, interval: 250 },
+      );
     }
     // The internal topics come into being on first use: a group's offsets, a transactional producer.
-    await admin.fetchOffsets({ groupId: `g-${randomUUID()}`, topics: [Topics.commands] });
+    // Until its coordinator has loaded the new topic a node answers "not the correct coordinator", which the admin client does not retry.
+    const groupId = `g-${randomUUID()}`;
+    await vi.waitFor(() => admin.fetchOffsets({ groupId, topics: [Topics.commands] }), { timeout: 30_000, interval: 500 });
     const transactional = kafka.producer({ transactionalId: `t-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
     await transactional.connect();
-    const transaction = await transactional.transaction();
-    await transaction.send({ topic: Topics.events, messages: [{ key: 'k', value: 'transactional' }] });
-    await transaction.commit();
+    await vi.waitFor(
+      async () => {
+        const transaction = await transactional.transaction();
+        try {
+          await transaction.send({ topic: Topics.events, messages: [{ key: 'k', value: 'transactional' }] });
+          await transaction.commit();
+        } catch (err) {
+          // The next attempt needs no transaction left open.
+          await transaction.abort().catch(() => undefined);
+          throw err;
+        }
+      },
+      { timeout: 30_000, interval: 500 },
+    );
     await transactional.disconnect();
     for (const internal of ['__consumer_offsets', '__transaction_state']) {
       const partitions = await leaders(internal);
