@@ -88,7 +88,7 @@ export type OrderMessage = z.infer<typeof orderMessageSchema>;
 
 /** Knobs that producers never send: tests and operators set them when starting a saga by hand. */
 export interface SagaTuning {
-  /** Before S10: how often a waiting manual order re-read its stored decision. Default 1 minute. */
+  /** Read only by open histories of builds that polled for a manual order's decision: how often it re-read its stored decision. Default 1 minute. */
   checkBackEvery?: Duration;
   /** In-doubt steps: how many status checks before giving up. Default 15. */
   maxCheckBacks?: number;

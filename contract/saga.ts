@@ -35,7 +35,7 @@ export interface DecisionOutcome {
   reason?: string;
 }
 
-/** Since S10 the one way to confirm or cancel a manual order; its validator refuses when no decision is awaited. */
+/** The one way to confirm or cancel a manual order; its validator refuses when no decision is awaited. */
 export const decideUpdate = defineUpdate<DecisionOutcome, [DecisionRequest]>('decide');
 
 /** Why the validator refused a decision; the update's failure carries it as its type. */
@@ -45,10 +45,10 @@ export const DecisionRefusal = {
   InvalidDecision: 'InvalidDecision',
 } as const;
 
-/** Since S11: a saga flagged for review waits, compensated and CANCELLED, for the resolution the operator stored. */
+/** A saga flagged for review waits, compensated and CANCELLED, for the resolution the operator stored. */
 export const resolveUpdate = handlers.resolve;
 
-/** Since S11: ends the wait between two check-backs of a step in doubt; the saga checks back now and answers. */
+/** Ends the wait between two check-backs of a step in doubt; the saga checks back now and answers. */
 export const checkBackNowUpdate = handlers.checkBackNow;
 
 export type CheckBackOutcome = KitCheckBackOutcome<{ orderId: string }, SagaStep>;
@@ -60,7 +60,7 @@ export type CheckBackOutcome = KitCheckBackOutcome<{ orderId: string }, SagaStep
  */
 export const wakeSignal = defineSignal('wake');
 
-/** Before S10 decisions came as signals; any client of Temporal's API may still send them, and the saga takes them like the update. */
+/** Decisions as signals, as earlier clients sent them; any client of Temporal's API may still send them, and the saga takes them like the update. */
 export const confirmSignal = defineSignal('confirm');
 export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
 
